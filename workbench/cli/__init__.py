@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``workbench`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="workbench", standalone_mode=False)
+        # With standalone_mode=False, click returns the code of ``ctx.exit(n)`` instead of raising it.
+        result = cli.main(args=args, prog_name="workbench", standalone_mode=False)
     except WorkbenchError as exc:
         if "--json" in args:
             click.echo(json.dumps(exc.to_dict(), indent=2))
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

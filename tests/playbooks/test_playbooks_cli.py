@@ -1,0 +1,85 @@
+"""``workbench playbook ...``: the authoring loop end to end, and user errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+
+
+def _main(args: list[str]) -> int:
+    """``workbench ARGS`` in-process; the exit code (commands end with SystemExit on failure)."""
+    try:
+        return main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+def _json(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, dict]:
+    code = _main([*args, "--json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["playbook", "--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("new", "validate", "run", "batch", "test", "list", "progress"):
+        assert name in out
+
+
+def test_user_errors_name_the_field(capsys: pytest.CaptureFixture[str], make_playbook) -> None:
+    code, data = _json(capsys, ["playbook", "run", "no-such-playbook"])
+    assert code == 2 and data["error"] == "NotFoundError" and data["field"] == "playbook"
+    root = make_playbook("probe")
+    code, data = _json(capsys, ["playbook", "run", str(root), "-p", "n=lots"])
+    assert code == 2 and data["field"] == "parameters.n" and data["file"].endswith("playbook.yaml")
+    code, data = _json(capsys, ["playbook", "run", str(root), "-p", "colour=red"])
+    assert code == 2 and data["field"] == "parameters.colour"
+    code, data = _json(capsys, ["playbook", "batch", str(root)])
+    assert code == 2 and "nothing to run" in data["message"]
+
+
+def test_validate_reports_problems_with_exit_code(capsys: pytest.CaptureFixture[str], make_playbook) -> None:
+    good = make_playbook("probe")
+    bad = make_playbook("bad", cells=[("x = 1", ())])
+    code, data = _json(capsys, ["playbook", "validate", str(good), str(bad)])
+    assert code == 1 and not data["ok"]
+    assert data["playbooks"][str(good)]["ok"]
+    problems = data["playbooks"][str(bad)]["problems"]
+    assert any(p["field"] == "parameters" and p["file"].endswith("bad.ipynb") for p in problems)
+    assert _main(["playbook", "validate", str(good)]) == 0
+    assert "ok" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_author_loop_new_list_run_batch_test_progress(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, created = _json(
+        capsys, ["playbook", "new", "my-lesson", "--skill", "prompting=0.6", "--skill", "cost_awareness=0.4"]
+    )
+    assert code == 0 and Path(created["path"]) == tmp_path / "playbooks" / "my-lesson"
+
+    code, listing = _json(capsys, ["playbook", "list"])
+    mine = next(p for p in listing["playbooks"] if p["id"] == "my-lesson")
+    assert mine["source"] == "cwd" and mine["skills"] == {"prompting": 0.6, "cost_awareness": 0.4}
+
+    code, run = _json(capsys, ["playbook", "run", "my-lesson", "--learner", "ana", "-p", "repeats=3"])
+    assert code == 0 and run["status"] == "completed" and run["parameters"]["repeats"] == 3
+
+    code, batch = _json(capsys, ["playbook", "batch", "my-lesson", "--learners", "ben,cy", "--workers", "1"])
+    assert code == 0 and batch["counts"] == {"completed": 2} and batch["kernel_starts"] == 1
+
+    code, smoke = _json(capsys, ["playbook", "test", "my-lesson"])
+    assert code == 0 and smoke["ok"]
+    assert smoke["playbooks"][0]["run"]["parameters"]["repeats"] == 1  # the smoke parameters applied
+
+    code, progress = _json(capsys, ["playbook", "progress", "--learner", "ana"])
+    [mine] = progress["playbooks"]
+    assert mine["done"] and mine["completed"] == 2 and mine["next_task"] is None
+    assert _main(["playbook", "progress", "--learner", "ana"]) == 0
+    assert "2/2 tasks" in capsys.readouterr().out

@@ -1,0 +1,141 @@
+"""Playbooks: guided notebooks with a manifest, run interactively by learners and headless by authors and CI.
+
+Authoring and discovery (light, importable inside kernels)::
+
+    from workbench.playbooks import discover_playbooks, get_playbook, load_manifest, new_playbook
+
+Inside a playbook notebook (the kernel-side API)::
+
+    from workbench.playbooks import task, check
+    with task("first-prompt"):
+        ...
+        check(reply.output_tokens > 0, "the model answered", hint="raise max_new_tokens")
+
+Running (papermill / nbclient, imported on first use)::
+
+    from workbench.playbooks import run_playbook, run_batch, learner_progress
+    result = run_playbook("prompting-fundamentals", learner="ana", parameters={"max_new_tokens": 32})
+    batch = run_batch("prompting-fundamentals", learners=["ana", "ben"], workers=2)
+
+Run statuses (:class:`RunStatus`): ``completed``, ``failed`` (a cell raised), ``timeout``, ``kernel_died``,
+``error`` (could not execute) - taken from the executor's exception, never from the output notebook.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from workbench.playbooks.discovery import (
+    Catalog,
+    Playbook,
+    builtin_pack_dir,
+    discover_playbooks,
+    get_playbook,
+    load_playbook,
+    packs,
+)
+from workbench.playbooks.kernel import (
+    CheckFailed,
+    PlaybookTask,
+    check,
+    current_manifest,
+    is_smoke_run,
+    run_dir,
+    task,
+)
+from workbench.playbooks.manifest import (
+    MANIFEST_NAME,
+    ParameterSpec,
+    PlaybookManifest,
+    Requirements,
+    TaskSpec,
+    load_manifest,
+)
+from workbench.playbooks.params import resolve_parameters
+
+# name -> submodule; loaded on first access so that kernels importing task()/check() stay light.
+_LAZY: dict[str, str] = {
+    "PlaybookRunner": "runner",
+    "PreparedRun": "runner",
+    "prepare_run": "runner",
+    "run_playbook": "runner",
+    "BatchJob": "batch",
+    "BatchResult": "batch",
+    "BatchRunner": "batch",
+    "jobs_from": "batch",
+    "load_parameter_sets": "batch",
+    "run_batch": "batch",
+    "RunResult": "results",
+    "RunStatus": "results",
+    "EXIT_CODES": "results",
+    "Problem": "validate",
+    "validate_playbook": "validate",
+    "PlaybookProgress": "progress",
+    "TaskProgress": "progress",
+    "learner_progress": "progress",
+    "new_playbook": "authoring",
+    "copy_playbook": "authoring",
+    "SmokeResult": "smoke",
+    "smoke_test": "smoke",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench.playbooks' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"workbench.playbooks.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = [
+    "EXIT_CODES",
+    "MANIFEST_NAME",
+    "BatchJob",
+    "BatchResult",
+    "BatchRunner",
+    "Catalog",
+    "CheckFailed",
+    "ParameterSpec",
+    "Playbook",
+    "PlaybookManifest",
+    "PlaybookProgress",
+    "PlaybookRunner",
+    "PlaybookTask",
+    "PreparedRun",
+    "Problem",
+    "Requirements",
+    "RunResult",
+    "RunStatus",
+    "SmokeResult",
+    "TaskProgress",
+    "TaskSpec",
+    "builtin_pack_dir",
+    "check",
+    "copy_playbook",
+    "current_manifest",
+    "discover_playbooks",
+    "get_playbook",
+    "is_smoke_run",
+    "jobs_from",
+    "learner_progress",
+    "load_manifest",
+    "load_parameter_sets",
+    "load_playbook",
+    "new_playbook",
+    "packs",
+    "prepare_run",
+    "resolve_parameters",
+    "run_batch",
+    "run_dir",
+    "run_playbook",
+    "smoke_test",
+    "task",
+    "validate_playbook",
+]

@@ -1,0 +1,254 @@
+"""``workbench playbook new``: scaffold a playbook that validates and passes ``workbench playbook test`` as is.
+
+The scaffold is a working example of every convention: a manifest with skills, tasks, parameters and smoke
+parameters; a notebook whose ``parameters`` cell mirrors the manifest and whose task cells are tagged
+``task:<id>`` and wrapped in ``task()``; a rubric stub in the contract's rubric format.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import yaml
+
+from workbench.errors import ValidationError
+from workbench.playbooks.discovery import Playbook, load_playbook
+from workbench.playbooks.manifest import MANIFEST_NAME
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def default_authoring_dir() -> Path:
+    """Where ``new`` creates playbooks: the first ``settings.playbook_dirs`` entry, else ``./playbooks``."""
+    from workbench.settings import get_settings
+
+    dirs = get_settings().playbook_dirs
+    return Path(dirs[0]).expanduser() if dirs else Path.cwd() / "playbooks"
+
+
+def _manifest(playbook_id: str, title: str, skills: dict[str, float]) -> dict[str, Any]:
+    return {
+        "id": playbook_id,
+        "title": title,
+        "version": "0.1.0",
+        "summary": f"{title}: what the learner will be able to do afterwards, in one sentence.",
+        "audience": ["copilot_builder"],
+        "estimated_minutes": 15,
+        "notebook": f"{playbook_id}.ipynb",
+        "skills": skills,
+        "tasks": [
+            {
+                "id": "warm-up",
+                "title": "Build a greeting",
+                "cell_tag": "task:warm-up",
+                "done": "The greeting repeats the name `repeats` times.",
+            },
+            {
+                "id": "reflect",
+                "title": "Write a one-line reflection",
+                "cell_tag": "task:reflect",
+                "rubric": f"rubrics/{playbook_id}.yaml",
+                "done": "The reflection passes the rubric.",
+            },
+        ],
+        "parameters": [
+            {"name": "name", "type": "str", "default": "World", "help": "Who to greet."},
+            {
+                "name": "repeats",
+                "type": "int",
+                "default": 2,
+                "help": "How many greetings.",
+                "min": 1,
+                "max": 10,
+            },
+        ],
+        "smoke_parameters": {"repeats": 1},
+        "requirements": {"min_memory_gb": 0.5, "devices": ["cpu"], "gpu": "none"},
+        "prerequisites": [],
+    }
+
+
+def _rubric(playbook_id: str, title: str, skill: str) -> dict[str, Any]:
+    return {
+        "id": playbook_id,
+        "version": 1,
+        "title": f"{title}: reflection",
+        "description": "Stub rubric: replace the criteria with what good work looks like in this playbook.",
+        "pass_threshold": 0.5,
+        "criteria": [
+            {
+                "id": "substantive",
+                "description": "The reflection says something (at least 5 words, at most 60).",
+                "weight": 0.5,
+                "skill": skill,
+                "levels": [
+                    {"score": 0, "descriptor": "too short or too long"},
+                    {"score": 1, "descriptor": "right size"},
+                ],
+                "scorer": {"type": "length", "field": "output", "unit": "words", "min": 5, "max": 60},
+            },
+            {
+                "id": "mentions-learning",
+                "description": "The reflection names something learned or to try next.",
+                "weight": 0.5,
+                "skill": skill,
+                "levels": [
+                    {"score": 0, "descriptor": "no takeaway"},
+                    {"score": 1, "descriptor": "a takeaway"},
+                ],
+                "scorer": {
+                    "type": "contains",
+                    "field": "output",
+                    "values": ["learn", "try", "next"],
+                    "mode": "any",
+                },
+            },
+        ],
+    }
+
+
+def _notebook(playbook_id: str, title: str) -> Any:
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+
+    def tagged(cell: Any, *tags: str) -> Any:
+        cell.metadata["tags"] = list(tags)
+        return cell
+
+    cells = [
+        md(
+            f"# {title}\n\n"
+            "What this playbook teaches and why it matters, in two or three sentences.\n\n"
+            "**How to work through it:** run the cells from top to bottom. Each task ends with a check that "
+            "prints ✓ when you got it right, or tells you what to look at. Hints are folded under *Hint*."
+        ),
+        tagged(
+            code(
+                "# Parameters: mirrored by playbook.yaml. Runs (`workbench playbook run`) inject new values below.\n"
+                'name = "World"\n'
+                "repeats = 2\n"
+            ),
+            "parameters",
+        ),
+        code("from workbench.playbooks import check, task"),
+        tagged(
+            md(
+                "## Task 1: build a greeting\n\n"
+                "Explain the concept here. Then the exercise: build `greeting` so that it greets `name` "
+                "`repeats` times.\n\n"
+                "<details><summary>Hint</summary>\n\nA string times an integer repeats it.\n</details>"
+            ),
+            "task:warm-up",
+        ),
+        tagged(
+            code(
+                'with task("warm-up"):\n'
+                '    greeting = f"Hello, {name}! " * repeats\n'
+                "    print(greeting.strip())\n"
+                '    check(greeting.count("Hello") == repeats, "the greeting repeats `repeats` times",\n'
+                '          hint="multiply the string by `repeats`")'
+            ),
+            "task:warm-up",
+        ),
+        tagged(
+            md(
+                "## Task 2: reflect\n\n"
+                "Write one line about what you learned. The rubric in `rubrics/` scores it."
+            ),
+            "task:reflect",
+        ),
+        tagged(
+            code(
+                'reflection = "I learned how tasks, checks and rubrics fit together; next I will try my own."\n\n'
+                'with task("reflect"):\n'
+                "    words = len(reflection.split())\n"
+                '    check(5 <= words <= 60, f"the reflection has {words} words (5 to 60)",\n'
+                '          hint="say what you learned and what you will try next")'
+            ),
+            "task:reflect",
+        ),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def new_playbook(
+    playbook_id: str,
+    directory: str | Path | None = None,
+    *,
+    title: str | None = None,
+    skills: dict[str, float] | None = None,
+    force: bool = False,
+) -> Playbook:
+    """Create ``<directory>/<playbook_id>/`` with a manifest, a notebook and a rubric stub.
+
+    Args:
+        playbook_id: Lower-case slug.
+        directory: Parent folder (default :func:`default_authoring_dir`).
+        title: Human title (default from the id).
+        skills: Skill weights (default ``{"prompting": 1.0}``).
+        force: Overwrite files of an existing folder.
+
+    Raises:
+        ValidationError: For a bad id, or an existing playbook without ``force``.
+    """
+    if not _ID.match(playbook_id):
+        raise ValidationError(
+            f"'{playbook_id}' is not a valid playbook id",
+            field="id",
+            hint="use lower-case letters, digits, '-' and '_', e.g. rag-basics",
+        )
+    root = Path(directory).expanduser() if directory is not None else default_authoring_dir()
+    folder = root / playbook_id
+    if (folder / MANIFEST_NAME).exists() and not force:
+        raise ValidationError(
+            "a playbook already exists here",
+            file=folder / MANIFEST_NAME,
+            hint="pick another id, or pass --force to overwrite its files",
+        )
+    title = title or playbook_id.replace("-", " ").replace("_", " ").capitalize()
+    skills = skills or {"prompting": 1.0}
+    (folder / "rubrics").mkdir(parents=True, exist_ok=True)
+
+    def dump(data: dict[str, Any]) -> str:
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
+
+    (folder / MANIFEST_NAME).write_text(dump(_manifest(playbook_id, title, skills)), "utf-8")
+    (folder / "rubrics" / f"{playbook_id}.yaml").write_text(
+        dump(_rubric(playbook_id, title, next(iter(skills)))), "utf-8"
+    )
+    nbformat.write(_notebook(playbook_id, title), folder / f"{playbook_id}.ipynb")
+    return load_playbook(folder)
+
+
+def copy_playbook(playbook: str | Path | Playbook, workspace: str | Path, *, force: bool = False) -> Path:
+    """Copy a playbook folder into a learner's ``workspace`` (``<workspace>/<id>/``) and return the notebook.
+
+    Learners should work on a copy, never on the shipped (possibly read-only) pack. The copy keeps the
+    manifest and rubrics next to the notebook, so ``task()`` in the learner's kernel still finds its skills.
+
+    Raises:
+        ValidationError: When the copy exists and ``force`` is false (their work would be overwritten).
+    """
+    import shutil
+
+    from workbench.playbooks.discovery import get_playbook
+
+    pb = get_playbook(playbook)
+    dest = Path(workspace).expanduser() / pb.id
+    if dest.exists() and not force:
+        raise ValidationError(
+            "this learner already has a copy of the playbook",
+            file=dest,
+            hint="open the existing notebook to resume, or pass force=True to start over",
+        )
+    shutil.copytree(pb.root, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return dest / pb.manifest.notebook_name

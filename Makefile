@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_TELEMETRY ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
 
-.PHONY: help install install-test demo test test-fast bench lint lab clean browsers
+.PHONY: labext help install install-test demo test test-fast bench lint lab clean browsers
 
 help:
 	@echo "make demo       create $(VENV), install, run 'workbench demo' on embedded defaults"
@@ -29,7 +29,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet -e .
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip install --quiet -e .
 	touch $@
 
 $(VENV)/.stamp-test: $(STAMP) pyproject.toml
@@ -66,6 +66,10 @@ lint: install-test
 
 lab: install
 	$(BIN)/jupyter lab --config=jupyter_config.py
+
+# Rebuild the JupyterLab extension after editing extensions/lab.
+labext: install
+	cd extensions/lab && PATH=$(abspath $(BIN)):$$PATH jlpm install && PATH=$(abspath $(BIN)):$$PATH jlpm build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -5,7 +5,9 @@ Security stays on: token auth and XSRF checks are Jupyter's defaults and are not
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821
 
-c.ServerApp.jpserver_extensions = {"workbench": True}
+c.ServerApp.jpserver_extensions = {"workbench.server": True}
+# User names allowed to read the team skills report in the sidebar.
+c.WorkbenchApp.manager_users = []
 c.ServerApp.open_browser = False
 c.ServerApp.root_dir = "."
 # Jupyter refuses to run as root without this; development containers often run as root.

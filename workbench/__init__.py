@@ -12,4 +12,11 @@ from workbench.settings import WorkbenchSettings, get_settings
 
 __version__ = "0.1.0"
 
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Jupyter's hook: the prebuilt JupyterLab extension (workbench/labextension)."""
+    return [{"src": "labextension", "dest": "workbench-lab"}]
+
+
 __all__ = ["WorkbenchError", "WorkbenchSettings", "__version__", "get_settings"]

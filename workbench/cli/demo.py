@@ -31,9 +31,8 @@ def run_generations(bits_list: tuple[int, ...] = (32, 8, 4)) -> list[dict[str, A
     for bits in bits_list:
         plan = plan_quantization(bits)
         backend = load_model(None, bits=plan.bits)
-        playground = Playground(backend=backend)
-        result = playground.run(DEMO_PROMPT, max_new_tokens=24, task=f"demo-generate-{bits}bit")
-        gen = result.generation
+        playground = Playground(backend, task=f"demo-generate-{bits}bit", max_new_tokens=24)
+        gen = playground.run(prompt=DEMO_PROMPT)
         rows.append(
             {
                 "requested_bits": bits,

@@ -1,0 +1,31 @@
+"""A real Jupyter server (subprocess, free port) with the Workbench extension and per-person tokens.
+
+The server is the product as deployed: jupyter_server's own auth and XSRF machinery, nothing patched. Only the
+identity provider is a test one (:mod:`team_identity`): ``tok-ana`` is ana, ``tok-ben`` is ben, ``tok-boss``
+is boss (a manager by configuration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from wb_server_helpers import Server, start_server, stop_server
+
+TEAM_ARGS = [
+    "--ServerApp.identity_provider_class=team_identity.TeamIdentityProvider",
+    "--IdentityProvider.token=unused-shared-token",
+    "--WorkbenchApp.manager_users=boss",  # traitlets' CLI syntax for a list: one item per occurrence
+]
+
+
+@pytest.fixture(scope="module")
+def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server per test module, with three people and one manager."""
+    base = tmp_path_factory.mktemp("team-server")
+    root, state, data = base / "root", base / "state", base / "data"
+    for p in (root, state, data):
+        p.mkdir()
+    server = start_server(root, state, data, TEAM_ARGS)
+    yield server
+    stop_server(server)

@@ -1,0 +1,201 @@
+"""The REST routes against a real Jupyter server: auth, XSRF, privacy, start/resume, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import nbformat
+import pytest
+from wb_server_helpers import Server
+
+from workbench.telemetry import Event, EventKind, open_store, pseudonymize
+
+PB = "prompting-fundamentals"
+ROUTES = [
+    ("GET", "/workbench/api/me"),
+    ("GET", "/workbench/api/catalog"),
+    ("POST", f"/workbench/api/playbooks/{PB}/start"),
+    ("GET", f"/workbench/api/playbooks/{PB}/progress"),
+    ("GET", "/workbench/api/progress"),
+    ("GET", "/workbench/api/skills"),
+    ("GET", "/workbench/api/report"),
+]
+
+
+def _error(response: httpx.Response) -> dict[str, str]:
+    body = response.json()
+    assert {"error", "message", "hint"} <= set(body), body
+    return body
+
+
+def _record(server: Server, learner: str, task: str, kind: EventKind = EventKind.TASK_COMPLETED) -> None:
+    with open_store(f"sqlite:///{server.data_dir}/telemetry.db") as store:
+        store.append(Event.new(kind, learner=pseudonymize(learner), playbook=PB, task=task, run_id="r1",
+                               duration_s=1.0))
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_every_route_refuses_requests_without_a_token(team_server: Server, method: str, path: str) -> None:
+    with team_server.client() as anonymous:
+        response = anonymous.request(method, path, json={} if method == "POST" else None)
+    assert response.status_code in (401, 403)
+    assert _error(response)["error"] == "forbidden"
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_every_route_refuses_a_wrong_token(team_server: Server, method: str, path: str) -> None:
+    with team_server.client("not-a-token") as client:
+        response = client.request(method, path, json={} if method == "POST" else None)
+    assert response.status_code in (401, 403)
+
+
+def test_mutating_route_needs_the_xsrf_header_with_a_login_cookie(team_server: Server) -> None:
+    with team_server.client() as browser:
+        # Log in the way a browser does (token in the URL once), then only cookies are sent.
+        assert browser.get("/lab", params={"token": "tok-ana"}).status_code == 200
+        assert "_xsrf" in browser.cookies
+        no_header = browser.post(f"/workbench/api/playbooks/{PB}/start", json={})
+        assert no_header.status_code == 403
+        assert "_xsrf" in _error(no_header)["message"].lower() or "xsrf" in no_header.text.lower()
+        assert not (team_server.root / "workbench" / "ana").exists()  # nothing happened
+        wrong = browser.post(f"/workbench/api/playbooks/{PB}/start", json={}, headers={"X-XSRFToken": "forged"})
+        assert wrong.status_code == 403
+        ok = browser.post(f"/workbench/api/playbooks/{PB}/start", json={},
+                          headers={"X-XSRFToken": browser.cookies["_xsrf"]})
+        assert ok.status_code in (200, 201), ok.text
+        # GETs with the cookie alone are fine (they change nothing).
+        assert browser.get("/workbench/api/me").json()["name"] == "Ana"
+
+
+def test_a_learner_cannot_read_another_learners_progress(team_server: Server) -> None:
+    _record(team_server, "ben", "first-generation")
+    with team_server.client("tok-ana") as ana, team_server.client("tok-ben") as ben:
+        for path in (f"/workbench/api/playbooks/{PB}/progress", "/workbench/api/progress", "/workbench/api/skills"):
+            for who in ("ben", pseudonymize("ben")):
+                refused = ana.get(path, params={"learner": who})
+                assert refused.status_code == 403, path
+                assert "your own" in _error(refused)["message"]
+        mine = ana.get(f"/workbench/api/playbooks/{PB}/progress").json()
+        assert mine["learner"] == pseudonymize("ana") and mine["completed"] == 0
+        assert ana.get("/workbench/api/progress").json()["playbooks"] == []
+        his = ben.get(f"/workbench/api/playbooks/{PB}/progress").json()
+        assert his["learner"] == pseudonymize("ben")
+        assert his["tasks"][0]["status"] == "completed"
+        assert his["completed"] == 1
+        # Asking for yourself by name is fine.
+        assert ben.get("/workbench/api/progress", params={"learner": "ben"}).status_code == 200
+
+
+def test_manager_report_is_role_gated(team_server: Server) -> None:
+    with team_server.client("tok-ana") as ana, team_server.client("tok-boss") as boss:
+        refused = ana.get("/workbench/api/report")
+        assert refused.status_code == 403
+        assert "manager_users" in _error(refused)["hint"]
+        assert ana.get("/workbench/api/me").json()["manager"] is False
+        assert boss.get("/workbench/api/me").json()["manager"] is True
+        report = boss.get("/workbench/api/report")
+        assert report.status_code == 200, report.text
+        assert report.json()["summary"]["scope"] == "manager"
+
+
+def test_catalog_filters_by_skill_and_role(team_server: Server) -> None:
+    with team_server.client("tok-ana") as ana:
+        everything = ana.get("/workbench/api/catalog").json()
+        row = next(p for p in everything["playbooks"] if p["id"] == PB)
+        assert row["tasks"][0]["id"] == "first-generation" and "path" not in row
+        assert {s["id"] for s in everything["skills"]} >= {"prompting", "fine_tuning"}
+        ids = lambda **q: [p["id"] for p in ana.get("/workbench/api/catalog", params=q).json()["playbooks"]]  # noqa: E731
+        assert PB in ids(skill="prompting")
+        assert PB in ids(skill="cost_awareness")
+        assert PB not in ids(skill="fine_tuning")
+        assert PB in ids(role="ml_engineer")
+        assert PB not in ids(role="nobody")
+        assert PB in ids(skill="prompting", role="copilot_builder")
+
+
+def test_start_materialises_with_parameters_and_resume_never_overwrites(team_server: Server) -> None:
+    with team_server.client("tok-ben") as ben:
+        started = ben.post(f"/workbench/api/playbooks/{PB}/start", json={"parameters": {"max_new_tokens": "20"}})
+        assert started.status_code == 201, started.text
+        data = started.json()
+        assert data["status"] == "started" and data["parameters"]["max_new_tokens"] == 20
+        notebook = team_server.root / data["path"]
+        assert data["path"] == f"workbench/ben/{PB}/{PB}.ipynb"
+        assert (notebook.parent / "playbook.yaml").is_file()
+        assert (notebook.parent / "rubrics").is_dir()
+        nb = nbformat.read(notebook, as_version=4)
+        injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+        assert "max_new_tokens = 20" in injected.source
+        assert pseudonymize("ben") in injected.source and "'ben'" not in injected.source
+        assert nb.cells.index(injected) == 1 + next(
+            i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+
+        # The learner works in the notebook; starting again resumes it untouched.
+        nb.cells.append(nbformat.v4.new_code_cell("my_own_work = 42"))
+        nbformat.write(nb, notebook)
+        before = notebook.read_text()
+        again = ben.post(f"/workbench/api/playbooks/{PB}/start", json={"parameters": {"max_new_tokens": 99}})
+        assert again.status_code == 200
+        assert again.json()["status"] == "resumed"
+        assert again.json()["run_id"] == data["run_id"]
+        assert any("not applied" in n for n in again.json()["notices"])
+        assert notebook.read_text() == before
+        progress = ben.get(f"/workbench/api/playbooks/{PB}/progress").json()
+        assert progress["workspace"]["path"] == data["path"]
+
+
+def test_bad_input_gets_json_errors_with_hints(team_server: Server) -> None:
+    with team_server.client("tok-ana") as ana:
+        unknown = ana.post("/workbench/api/playbooks/no-such-playbook/start", json={})
+        assert unknown.status_code == 404
+        body = _error(unknown)
+        assert body["error"] == "not_found" and "no-such-playbook" in body["message"]
+        assert PB in body["hint"]
+        assert ana.get("/workbench/api/playbooks/no-such-playbook/progress").status_code == 404
+        assert ana.post(f"/workbench/api/playbooks/{PB}/start",
+                        json={"parameters": {"nope": 1}}).json()["error"] == "invalid"
+        typed = ana.post(f"/workbench/api/playbooks/{PB}/start", json={"parameters": {"max_new_tokens": "many"}})
+        assert typed.status_code == 400 and _error(typed)["hint"]
+        not_json = ana.post(f"/workbench/api/playbooks/{PB}/start", content=b"{oops")
+        assert not_json.status_code == 400 and _error(not_json)["error"] == "bad_json"
+        assert ana.post(f"/workbench/api/playbooks/{PB}/start", json={"parameters": [1]}).status_code == 400
+        assert ana.post("/workbench/api/playbooks/..%2F..%2Fetc/start", json={}).status_code in (400, 404)
+
+
+def test_corrupted_progress_record_is_reported_then_repaired(team_server: Server) -> None:
+    with team_server.client("tok-boss") as boss:
+        data = boss.post(f"/workbench/api/playbooks/{PB}/start", json={}).json()
+        record = team_server.root / data["folder"] / ".workbench-run.json"
+        record.write_text('{"run_id": "lab-1", "playb')  # a crash mid-write by some other tool
+        broken = boss.get(f"/workbench/api/playbooks/{PB}/progress")
+        assert broken.status_code == 409
+        body = _error(broken)
+        assert body["error"] == "corrupted_progress_record"
+        assert "corrupted" in body["message"] and "Start/Resume" in body["hint"]
+        repaired = boss.post(f"/workbench/api/playbooks/{PB}/start", json={})
+        assert repaired.status_code == 200 and repaired.json()["status"] == "resumed"
+        assert any("moved to" in n for n in repaired.json()["notices"])
+        assert boss.get(f"/workbench/api/playbooks/{PB}/progress").status_code == 200
+        assert list(record.parent.glob(".workbench-run.json.corrupt-*"))
+
+
+def test_workspace_stays_inside_the_server_root(tmp_path: Path) -> None:
+    from workbench.errors import ValidationError
+    from workbench.server.workspace import check_inside
+
+    assert check_inside(tmp_path, tmp_path / "workbench") == (tmp_path / "workbench").resolve()
+    with pytest.raises(ValidationError, match="outside the server's root"):
+        check_inside(tmp_path / "root", tmp_path / "root" / ".." / "elsewhere")
+
+
+def test_injected_cell_round_trips_parameters() -> None:
+    from workbench.server.workspace import injected_source
+
+    source = injected_source({"a": "x'y", "n": 3, "f": 0.5}, learner="p_0123456789abcdef", playbook="pb",
+                             run_id="lab-1")
+    scope: dict[str, object] = {}
+    exec(compile(source.replace("_wb_set_context(", "dict("), "<cell>", "exec"), scope)
+    assert scope["a"] == "x'y" and scope["n"] == 3 and scope["f"] == 0.5
+    assert json.dumps(source)  # plain text

@@ -1,0 +1,121 @@
+"""The ``workbench`` jupyter_server extension app and its configuration.
+
+Enable it with ``c.ServerApp.jpserver_extensions = {"workbench": True}`` (the installed
+``jupyter-config/server-config/workbench.json`` does this). Configure it as ``c.WorkbenchApp.<trait>``.
+
+Who the learner is: with a real identity provider (JupyterHub, or any provider configured on the server) the
+learner is the authenticated user's name. jupyter_server's default provider authenticates a single shared token
+and invents a random "Anonymous <moon>" user per browser, which would scatter one person's progress over many
+ids; there the learner is the server's owner (``WorkbenchApp.learner``, else ``settings.learner``, else the
+login name). The ``identity`` trait forces either behaviour. Ids are only ever stored as pseudonyms.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
+from traitlets import Enum, List, Unicode
+
+from workbench import __version__
+
+
+class WorkbenchApp(ExtensionApp):
+    """Workbench's REST routes under ``/workbench/api/`` (see :mod:`workbench.server`)."""
+
+    name = "workbench"
+    description = "Workbench: playbook catalog, start/resume, progress, skills and manager reports."
+    load_other_extensions = True
+
+    manager_users = List(
+        Unicode(),
+        default_value=[],
+        help="User names allowed to read the manager report (GET /workbench/api/report). Empty: nobody.",
+    ).tag(config=True)
+
+    workspace_dir = Unicode(
+        "workbench",
+        help="Folder, relative to ServerApp.root_dir, where started playbooks are materialised. "
+        "With per-user identities each user gets a sub-folder named after them.",
+    ).tag(config=True)
+
+    identity = Enum(
+        ["auto", "user", "owner"],
+        default_value="auto",
+        help="Who the learner is: 'user' = the authenticated user's name; 'owner' = the server's owner "
+        "(WorkbenchApp.learner / settings.learner / login name); 'auto' = 'owner' with jupyter_server's default "
+        "single-token identity provider (whose users are random per browser), else 'user'.",
+    ).tag(config=True)
+
+    learner = Unicode(
+        "",
+        help="The owner's raw learner id for identity='owner' (default: settings.learner, else the login name).",
+    ).tag(config=True)
+
+    @property
+    def server(self) -> Any:
+        """The linked ServerApp (always set once jupyter_server has loaded the extension)."""
+        assert self.serverapp is not None, "the extension is not linked to a server yet"
+        return self.serverapp
+
+    def initialize_settings(self) -> None:
+        """Share this app with the handlers through the tornado settings."""
+        self.settings.update({"workbench_app": self})
+        self.log.info("Workbench %s server extension: routes under /workbench/api/", __version__)
+
+    def initialize_handlers(self) -> None:
+        """Register the routes."""
+        from workbench.server import handlers as h
+
+        base = url_path_join(self.server.base_url, "workbench", "api")
+        pb = r"(?P<playbook_id>[^/]+)"
+        self.handlers.extend(
+            [
+                (url_path_join(base, "me"), h.MeHandler),
+                (url_path_join(base, "catalog"), h.CatalogHandler),
+                (url_path_join(base, "playbooks", pb, "start"), h.StartHandler),
+                (url_path_join(base, "playbooks", pb, "progress"), h.PlaybookProgressHandler),
+                (url_path_join(base, "progress"), h.ProgressHandler),
+                (url_path_join(base, "skills"), h.SkillsHandler),
+                (url_path_join(base, "report"), h.ReportHandler),
+            ]
+        )
+
+    # -- identity -----------------------------------------------------------------------------------------
+    def per_user(self) -> bool:
+        """Whether learners are the authenticated users (else the server's owner)."""
+        if self.identity != "auto":
+            return self.identity == "user"
+        # jupyter_server's own providers (shared token / password) invent a random user per browser.
+        return type(self.server.identity_provider) not in (IdentityProvider, PasswordIdentityProvider)
+
+    def owner(self) -> str:
+        """The server owner's raw learner id."""
+        if self.learner:
+            return self.learner
+        from workbench.settings import get_settings
+
+        return get_settings().learner or getpass.getuser()
+
+    def raw_learner(self, user: Any) -> str:
+        """The raw learner id of an authenticated jupyter_server user."""
+        return str(user.username) if self.per_user() else self.owner()
+
+    def is_manager(self, user: Any) -> bool:
+        """Whether ``user`` may read the manager report."""
+        names = set(self.manager_users)
+        return str(user.username) in names or (not self.per_user() and self.owner() in names)
+
+    def workspace_for(self, user: Any) -> tuple[Path, Path]:
+        """(server root, the user's workspace folder); the workspace is always inside the root."""
+        from workbench.server.workspace import check_inside, slug
+
+        root = Path(self.server.root_dir).expanduser().resolve()
+        folder = root / self.workspace_dir
+        if self.per_user():
+            folder = folder / slug(str(user.username))
+        return root, check_inside(root, folder)

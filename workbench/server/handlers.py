@@ -1,0 +1,343 @@
+"""REST handlers under ``/workbench/api/`` (see :mod:`workbench.server` for the route table).
+
+Every verb is ``@tornado.web.authenticated``; jupyter_server's ``JupyterHandler.prepare`` checks the XSRF token
+of every non-GET request made with a login cookie (token-authenticated requests are exempt by Jupyter's design,
+since a page on another site cannot forge an ``Authorization`` header). Nothing here relaxes either check.
+
+Blocking work (discovery, the telemetry store, pandas reports) runs in a worker thread so the server stays
+responsive. Errors are JSON ``{"error", "message", "hint"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from workbench.errors import NotFoundError, PolicyViolation, StoreError, ValidationError, WorkbenchError
+
+T = TypeVar("T")
+
+_ERROR_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 500: "internal_error", 503: "unavailable"}
+
+
+class ApiError(web.HTTPError):
+    """An HTTP error with Workbench's JSON body."""
+
+    def __init__(self, status: int, error: str, message: str, hint: str | None = None, **extra: Any) -> None:
+        super().__init__(status, message)
+        self.body = {"error": error, "message": message, "hint": hint, **extra}
+
+
+def _from_workbench(exc: WorkbenchError) -> ApiError:
+    from workbench.server.workspace import CorruptRecordError
+
+    status, code = 400, "invalid"
+    if isinstance(exc, NotFoundError):
+        status, code = 404, "not_found"
+    elif isinstance(exc, PolicyViolation):
+        status, code = 403, "forbidden"
+    elif isinstance(exc, CorruptRecordError):
+        status, code = 409, "corrupted_progress_record"
+    elif isinstance(exc, StoreError):
+        status, code = 503, "store_unavailable"
+    elif isinstance(exc, ValidationError):
+        status, code = 400, "invalid"
+    return ApiError(status, code, exc.message, exc.hint, field=exc.field, file=exc.file)
+
+
+class WorkbenchHandler(APIHandler):
+    """Base: the app, the learner, JSON bodies and errors."""
+
+    @property
+    def wb(self) -> Any:
+        """The :class:`~workbench.server.app.WorkbenchApp`."""
+        return self.settings["workbench_app"]
+
+    @property
+    def learner_raw(self) -> str:
+        """The requesting learner's raw id."""
+        return str(self.wb.raw_learner(self.current_user))
+
+    @property
+    def learner(self) -> str:
+        """The requesting learner's pseudonym."""
+        from workbench.telemetry import pseudonymize
+
+        return pseudonymize(self.learner_raw)
+
+    async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` in a worker thread, turning Workbench errors into JSON API errors."""
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except WorkbenchError as exc:
+            raise _from_workbench(exc) from exc
+        except Exception as exc:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if isinstance(exc, SQLAlchemyError):
+                raise ApiError(
+                    503, "store_unavailable",
+                    f"the progress store could not be read ({type(exc).__name__})",
+                    "check WORKBENCH_STORE_URL; a corrupted SQLite file must be moved aside (the server will "
+                    "start a new one)",
+                ) from exc
+            raise
+
+    def json_body(self) -> dict[str, Any]:
+        """The request's JSON object body (empty body = ``{}``)."""
+        if not self.request.body:
+            return {}
+        try:
+            data = json.loads(self.request.body)
+        except json.JSONDecodeError as exc:
+            raise ApiError(400, "bad_json", f"the request body is not JSON: {exc}", "send a JSON object") from exc
+        if not isinstance(data, dict):
+            raise ApiError(400, "bad_json", "the request body must be a JSON object", 'send {"parameters": {...}}')
+        return data
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        """Write ``data`` as JSON."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error as ``{"error", "message", "hint"}``, including Jupyter's own 403 (auth, XSRF)."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            body = exc.body
+        else:
+            message = getattr(exc, "log_message", None) or self._reason
+            hint = None
+            if status_code == 403:
+                message = message or "forbidden"
+                hint = ("log in to Jupyter (token or password); requests that change something also need the "
+                        "_xsrf cookie echoed in an X-XSRFToken header")
+            elif status_code == 500:
+                message = "unexpected server error; see the Jupyter server log"
+            body = {"error": _ERROR_CODES.get(status_code, "error"), "message": message, "hint": hint}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body, default=str))
+
+
+def _matches(playbook: Any, skill: str | None, role: str | None) -> bool:
+    m = playbook.manifest
+    if skill and skill not in m.skills and not any(skill in (t.skills or {}) for t in m.tasks):
+        return False
+    return not (role and m.audience and role not in m.audience)
+
+
+def _catalog(skill: str | None, role: str | None, workspace: Any) -> dict[str, Any]:
+    from workbench.playbooks import discover_playbooks
+
+    catalog = discover_playbooks()
+    rows = []
+    for pb in catalog:
+        if not _matches(pb, skill, role):
+            continue
+        m = pb.manifest
+        row = pb.summary()
+        row.pop("path", None)  # server paths are not the learner's business
+        row["tasks"] = [{"id": t.id, "title": t.title, "done": t.done} for t in m.tasks]
+        row["parameters"] = [
+            {"name": p.name, "type": p.type, "default": p.default, "help": p.help} for p in m.parameters
+        ]
+        row["started"] = (workspace / m.id / m.notebook_name).exists()
+        rows.append(row)
+    skills: list[dict[str, str]] = []
+    roles: list[dict[str, str]] = []
+    try:
+        from workbench.skills.taxonomy import load_taxonomy
+
+        tax = load_taxonomy()
+        skills = [{"id": s.id, "name": s.name} for s in tax.skills]
+        roles = [{"id": r.id, "name": getattr(r, "name", r.id)} for r in tax.roles]
+    except WorkbenchError:
+        pass  # the catalog still works without a taxonomy; filters then list ids only
+    return {
+        "playbooks": rows,
+        "filters": {"skill": skill, "role": role},
+        "skills": skills,
+        "roles": roles,
+        "broken": [{"folder": k, "message": v.message, "hint": v.hint} for k, v in catalog.broken.items()],
+    }
+
+
+class MeHandler(WorkbenchHandler):
+    """``GET /workbench/api/me``: who you are to Workbench."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        """Reply with the pseudonym, display name and permissions."""
+        from workbench.settings import get_settings
+
+        user = self.current_user
+        self.reply({
+            "learner": self.learner,
+            "name": getattr(user, "display_name", None) or user.username,
+            "manager": self.wb.is_manager(user),
+            "role": get_settings().role,
+            "per_user": self.wb.per_user(),
+        })
+
+
+class CatalogHandler(WorkbenchHandler):
+    """``GET /workbench/api/catalog?skill=&role=``: the playbooks you can start."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        """Reply with the (filtered) catalog."""
+        skill = self.get_query_argument("skill", None) or None
+        role = self.get_query_argument("role", None) or None
+        _, workspace = self.wb.workspace_for(self.current_user)
+        self.reply(await self.blocking(_catalog, skill, role, workspace))
+
+
+def _start(playbook_id: str, workspace: Any, root: Any, learner: str, params: dict[str, Any]) -> dict[str, Any]:
+    from workbench.playbooks import get_playbook
+    from workbench.server.workspace import start_or_resume
+
+    if "/" in playbook_id or playbook_id.startswith("."):
+        raise NotFoundError(f"unknown playbook '{playbook_id}'", field="playbook", hint="pass a playbook id")
+    playbook = get_playbook(playbook_id)
+    result = start_or_resume(playbook, workspace, learner=learner, parameters=params)
+    return {
+        "playbook": result.playbook,
+        "status": result.status,
+        "path": result.notebook.relative_to(root).as_posix(),
+        "folder": result.folder.relative_to(root).as_posix(),
+        "run_id": result.run_id,
+        "parameters": result.parameters,
+        "notices": result.notices,
+    }
+
+
+class StartHandler(WorkbenchHandler):
+    """``POST /workbench/api/playbooks/<id>/start`` with ``{"parameters": {...}}``: start or resume."""
+
+    @web.authenticated
+    async def post(self, playbook_id: str) -> None:
+        """Materialise (or find) the learner's notebook; reply with its path relative to the server root."""
+        body = self.json_body()
+        params = body.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise ApiError(400, "invalid", "'parameters' must be an object", 'send {"parameters": {"name": value}}')
+        root, workspace = self.wb.workspace_for(self.current_user)
+        data = await self.blocking(_start, playbook_id, workspace, root, self.learner, params)
+        self.reply(data, 201 if data["status"] == "started" else 200)
+
+
+def _playbook_progress(playbook_id: str, learner: str, workspace: Any, root: Any) -> dict[str, Any]:
+    from workbench.playbooks import get_playbook, learner_progress
+    from workbench.server.workspace import read_record
+
+    if "/" in playbook_id or playbook_id.startswith("."):
+        raise NotFoundError(f"unknown playbook '{playbook_id}'", field="playbook", hint="pass a playbook id")
+    playbook = get_playbook(playbook_id)
+    folder = workspace / playbook.id
+    record = read_record(folder)  # CorruptRecordError -> 409 with a hint
+    progress = learner_progress(learner, playbook=playbook)[0].to_dict()
+    notebook = folder / playbook.manifest.notebook_name
+    progress["workspace"] = {
+        "started": notebook.exists(),
+        "path": notebook.relative_to(root).as_posix() if notebook.exists() else None,
+        "run_id": record.get("run_id") if record else None,
+    }
+    return progress
+
+
+class PlaybookProgressHandler(WorkbenchHandler):
+    """``GET /workbench/api/playbooks/<id>/progress``: your checklist for one playbook."""
+
+    @web.authenticated
+    async def get(self, playbook_id: str) -> None:
+        """Reply with the learner's task statuses."""
+        _refuse_other_learner(self)
+        root, workspace = self.wb.workspace_for(self.current_user)
+        self.reply(await self.blocking(_playbook_progress, playbook_id, self.learner, workspace, root))
+
+
+def _refuse_other_learner(handler: WorkbenchHandler) -> None:
+    """Progress is private: asking for anyone else's is refused, managers included (they get reports)."""
+    from workbench.telemetry import pseudonymize
+
+    asked = handler.get_query_argument("learner", None)
+    if asked and pseudonymize(asked) != handler.learner:
+        raise ApiError(
+            403, "forbidden", "you can only read your own progress",
+            "drop the learner parameter; managers see groups in the skills-gap report instead",
+        )
+
+
+def _all_progress(learner: str) -> dict[str, Any]:
+    from workbench.playbooks import learner_progress
+
+    return {"learner": learner, "playbooks": [p.to_dict() for p in learner_progress(learner)]}
+
+
+class ProgressHandler(WorkbenchHandler):
+    """``GET /workbench/api/progress``: your progress in every playbook."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        """Reply with the learner's progress per playbook."""
+        _refuse_other_learner(self)
+        self.reply(await self.blocking(_all_progress, self.learner))
+
+
+def _frame_records(frame: Any) -> list[dict[str, Any]]:
+    if frame is None or frame.empty:
+        return []
+    return list(json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str)))
+
+
+def _skills(requester: str) -> dict[str, Any]:
+    from workbench.skills import learner_view
+
+    report = learner_view(requester=requester)
+    names = {s.id: s.name for s in report.taxonomy.skills}
+    keep = ["skill", "level", "level_low", "level_high", "target", "gap", "status", "evidence", "n_evidence"]
+    rows = _frame_records(report.people)
+    skills = [{k: r[k] for k in keep if k in r} | {"name": names.get(r.get("skill"), r.get("skill"))} for r in rows]
+    return {"summary": report.summary(), "skills": skills, "messages": list(report.messages)}
+
+
+class SkillsHandler(WorkbenchHandler):
+    """``GET /workbench/api/skills``: the requesting learner's own skills (nobody else's)."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        """Reply with levels and gaps per skill."""
+        _refuse_other_learner(self)
+        self.reply(await self.blocking(_skills, self.learner))
+
+
+def _report(team: str | None, role: str | None) -> dict[str, Any]:
+    from workbench.skills import build_report
+
+    report = build_report(team=team, role=role)
+    keep = ["team", "skill", "level", "gap", "team_size", "suppressed"]
+    teams = [{k: r[k] for k in keep if k in r} for r in _frame_records(report.teams)]
+    return {"summary": report.summary(), "teams": teams, "skills": [s.id for s in report.taxonomy.skills]}
+
+
+class ReportHandler(WorkbenchHandler):
+    """``GET /workbench/api/report?team=&role=``: the skills-gap report, for ``WorkbenchApp.manager_users``."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        """Reply with the report summary and the team x skill table (small groups suppressed)."""
+        if not self.wb.is_manager(self.current_user):
+            raise ApiError(
+                403, "forbidden", "the skills-gap report is for managers",
+                "ask an administrator to add your user name to c.WorkbenchApp.manager_users",
+            )
+        team = self.get_query_argument("team", None) or None
+        role = self.get_query_argument("role", None) or None
+        self.reply(await self.blocking(_report, team, role))

@@ -79,8 +79,9 @@ def command(learners: int, out_dir: Path | None, skip_playbooks: bool, as_json: 
     from rich.table import Table
 
     table = Table(title=f"workbench-tiny: {DEMO_PROMPT!r}")
-    for col in ("bits", "method", "footprint", "tokens in/out", "latency", "text"):
-        table.add_column(col)
+    for col in ("bits", "method", "footprint", "tokens in/out", "latency"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("text", overflow="ellipsis", no_wrap=True, max_width=48)
     for r in rows:
         foot = f"{r['footprint_bytes'] / 1024:.0f} KiB" if r["footprint_bytes"] else "-"
         table.add_row(
@@ -92,8 +93,9 @@ def command(learners: int, out_dir: Path | None, skip_playbooks: bool, as_json: 
     if not skip_playbooks:
         summary.update(_run_playbooks_and_report(console, learners, out_dir))
 
-    from workbench.telemetry import open_store
+    from workbench.telemetry import get_recorder, open_store
 
+    get_recorder().flush()
     with open_store() as store:
         summary["events"] = store.count()
     console.print(f"[bold]telemetry:[/] {summary['events']} events in {summary['store_url']}")

@@ -97,12 +97,24 @@ def collect(*, probe: bool = True) -> dict[str, Any]:
 
 
 def _lab_extension_status() -> dict[str, Any]:
+    """Whether the prebuilt JupyterLab extension and the server extension are installed and enabled."""
+    import json
     from pathlib import Path
 
-    import workbench
+    from jupyter_core.paths import jupyter_config_path, jupyter_path
 
-    built = (Path(workbench.__file__).parent / "labextension" / "package.json").exists()
-    return {"built": built}
+    labext = [Path(p) / "workbench-lab" for p in jupyter_path("labextensions")]
+    installed = next((str(p) for p in labext if (p / "package.json").exists()), None)
+    server_enabled = False
+    for folder in jupyter_config_path():
+        cfg = Path(folder) / "jupyter_server_config.d" / "workbench.json"
+        if cfg.exists():
+            try:
+                exts = json.loads(cfg.read_text())["ServerApp"]["jpserver_extensions"]
+                server_enabled = bool(exts.get("workbench.server"))
+            except (ValueError, KeyError, TypeError):
+                server_enabled = False
+    return {"installed": installed is not None, "path": installed, "server_extension_enabled": server_enabled}
 
 
 @click.command("doctor")
@@ -139,7 +151,11 @@ def command(as_json: bool, no_probe: bool) -> None:
     store = report["store"]
     status = f"{store['events']} events" if store.get("ok") else f"[red]{store.get('error')}[/]"
     console.print(f"store: {store['url']} ({status})")
-    console.print(f"lab extension: {'built' if report['lab_extension']['built'] else 'not built'}")
+    lab = report["lab_extension"]
+    console.print(
+        f"lab extension: {'installed' if lab['installed'] else 'not installed'}; "
+        f"server extension: {'enabled' if lab['server_extension_enabled'] else 'not enabled'}"
+    )
     console.print(f"hub offline: {report['offline']}")
     vers = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v and k != "workbench")
     console.print(f"[dim]{vers}[/]")

@@ -8,7 +8,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_WIDGETS: dict[str, str] = {}
+_WIDGETS: dict[str, str] = {
+    "ReviewWidget": "workbench.widgets.review",
+}
 
 __all__ = sorted(_WIDGETS)
 

@@ -1,0 +1,86 @@
+"""``workbench rubric`` list / show / validate / score / review / agreement, through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "rubric", "list", "--json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) >= 6
+    assert {"summary-quality", "rag-faithfulness"} <= {r["id"] for r in rows}
+    code, out, _ = run_cli(capsys, "rubric", "list")
+    assert code == 0 and "json-extraction" in out and "reads:" in out
+    code, out, _ = run_cli(capsys, "rubric", "show", "rag-faithfulness")
+    assert code == 0 and "cites-sources (weight 0.3, skill retrieval_evaluation, scorer citations)" in out
+    assert "3: Fully supported by the sources." in out
+    code, out, _ = run_cli(capsys, "rubric", "show", "json-extraction", "--json")
+    assert code == 0 and json.loads(out)["criteria"][0]["scorer"]["schema_field"] == "schema"
+
+
+def test_validate(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    code, out, _ = run_cli(capsys, "rubric", "validate", str(data_dir / "rubric_valid.yaml"))
+    assert code == 0 and "valid rubric test-support-reply@2" in out
+    code, _, err = run_cli(capsys, "rubric", "validate", str(data_dir / "rubric_level_gap.yaml"))
+    assert code == 2 and "rubric_level_gap.yaml:12 (field 'criteria[0].levels[2].score')" in err
+    assert "hint:" in err and "Traceback" not in err
+    code, out, _ = run_cli(capsys, "rubric", "validate", str(data_dir / "rubric_bad_weights.yaml"), "--json")
+    data = json.loads(out)
+    assert code == 2 and data["error"] == "ValidationError" and data["field"] == "total_weight" and data["line"] == 4
+    code, out, _ = run_cli(capsys, "rubric", "validate", str(data_dir / "rubric_unknown_skill.yaml"),
+                           "--taxonomy", str(data_dir / "rubric_taxonomy.yaml"), "--json")
+    assert code == 0 and json.loads(out)["valid"] is True
+
+
+def test_score_deterministic(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    args = ["rubric", "score", str(data_dir / "rubric_valid.yaml"), "--input", str(data_dir / "rubric_items.jsonl")]
+    code, out, _ = run_cli(capsys, *args, "--json", "--subject", "learner", "--no-record")
+    data = json.loads(out)
+    assert code == 0 and data["rubric"] == "test-support-reply@2"
+    assert [i["item"] for i in data["items"]] == ["r1", "r2", "r3"]
+    r3 = data["items"][2]
+    assert r3["passed"] is False and r3["subject"] == "learner"
+    assert {c["criterion"]: c["raw_score"] for c in r3["criteria"]} == {"mentions-ticket": 1, "short": 0}
+    assert data["summary"]["items"] == 3 and data["summary"]["passed"] == 2
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 0 and "r3  0.33  FAIL  mentions-ticket=1/1  short=0/1" in out and "3 items, 2 passed" in out
+
+
+def test_score_errors_name_the_line(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    code, _, err = run_cli(capsys, "rubric", "score", str(data_dir / "rubric_valid.yaml"),
+                           "--input", str(data_dir / "rubric_items_missing_field.jsonl"))
+    assert code == 2 and "rubric_items_missing_field.jsonl:3 (field 'output')" in err
+    code, _, err = run_cli(capsys, "rubric", "score", "no-such-rubric", "--input", "x.jsonl")
+    assert code == 2 and "no rubric file or built-in rubric named 'no-such-rubric'" in err
+
+
+def test_score_with_judge_and_review(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                     judge_model) -> None:  # type: ignore[no-untyped-def]
+    items = tmp_path / "replies.jsonl"
+    items.write_text("\n".join(json.dumps(i) for i in [
+        {"id": "a", "output": "Happy to help! Open Settings and choose Printers."},
+        {"id": "b", "output": "Go away."},
+    ]) + "\n", encoding="utf-8")
+    code, out, _ = run_cli(capsys, "rubric", "score", "tone-policy", "--input", str(items), "--model",
+                           "workbench-tiny", "--k", "2", "--json")
+    data = json.loads(out)
+    assert code == 0
+    polite = [c for i in data["items"] for c in i["criteria"] if c["criterion"] == "polite-tone"]
+    assert len(polite) == 2 and all(c["scorer"] == "judge" and len(c["details"]["samples"]) == 2 for c in polite)
+    code, out, _ = run_cli(capsys, "rubric", "review", "--json")
+    assert code == 0
+    assert json.loads(out)["counts"]["pending"] == data["summary"]["to_review"]
+    code, out, _ = run_cli(capsys, "rubric", "agreement")
+    assert code == 0 and "no reviewed verdicts yet" in out

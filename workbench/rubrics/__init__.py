@@ -1,0 +1,71 @@
+"""Critique rubrics: one instrument for copilot outputs and learner work.
+
+- :func:`load_rubric` / :func:`list_rubrics`: the rubric format (:mod:`workbench.rubrics.schema`), with six
+  built-ins (``prompt-quality``, ``rag-faithfulness``, ``summary-quality``, ``json-extraction``,
+  ``tone-policy``, ``finetune-data-quality``).
+- :func:`score_items` / :func:`score_file`: score items, write ``score`` telemetry events, send uncertain
+  verdicts to the :class:`ReviewQueue`.
+- Scorers (:data:`SCORERS`): deterministic, reference-based and a schema-constrained LLM judge
+  (:mod:`workbench.rubrics.judge`, :mod:`workbench.rubrics.constrained`).
+- :class:`ReviewQueue` and :func:`weighted_kappa`: human review and AI-human agreement.
+
+Importing this package loads no torch or transformers; judges load them when they run.
+"""
+
+from __future__ import annotations
+
+from workbench.rubrics.agreement import exact_agreement, kappa_reference, weighted_kappa
+from workbench.rubrics.review import AgreementRow, ReviewItem, ReviewQueue
+from workbench.rubrics.schema import (
+    DEFAULT_SKILL_IDS,
+    Criterion,
+    Level,
+    Rubric,
+    example_file,
+    list_rubrics,
+    load_rubric,
+    load_taxonomy_ids,
+)
+from workbench.rubrics.scorers import SCORERS, Scorer, ScorerConfig, ScoreResult, register_scorer
+from workbench.rubrics.scoring import (
+    CriterionScore,
+    ItemScore,
+    ScoringContext,
+    load_items,
+    record_scores,
+    score_file,
+    score_items,
+    summarize,
+    validate_items,
+)
+
+__all__ = [
+    "DEFAULT_SKILL_IDS",
+    "SCORERS",
+    "AgreementRow",
+    "Criterion",
+    "CriterionScore",
+    "ItemScore",
+    "Level",
+    "ReviewItem",
+    "ReviewQueue",
+    "Rubric",
+    "ScoreResult",
+    "Scorer",
+    "ScorerConfig",
+    "ScoringContext",
+    "exact_agreement",
+    "example_file",
+    "kappa_reference",
+    "list_rubrics",
+    "load_items",
+    "load_rubric",
+    "load_taxonomy_ids",
+    "record_scores",
+    "register_scorer",
+    "score_file",
+    "score_items",
+    "summarize",
+    "validate_items",
+    "weighted_kappa",
+]

@@ -9,6 +9,7 @@ import importlib
 from typing import Any
 
 _WIDGETS: dict[str, str] = {
+    "PlaygroundWidget": "workbench.widgets.playground",
     "ReviewWidget": "workbench.widgets.review",
 }
 

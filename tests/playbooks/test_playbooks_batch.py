@@ -70,7 +70,9 @@ def test_batch_failure_matrix_with_two_workers(matrix_playbook: Path, run_events
         RunStatus.COMPLETED,
         RunStatus.COMPLETED,
     ]
-    assert batch.kernel_starts == 4  # two workers + a fresh kernel after the timeout and after the death
+    # Two workers, plus a fresh kernel after the timeout and after the death, started lazily when that worker
+    # takes another job: with a shared queue the other worker may take the last jobs, so 3 or 4 starts.
+    assert 3 <= batch.kernel_starts <= 4
     for result in batch.results:
         nb = nbformat.read(result.output_path, as_version=4)
         assert nb.metadata["workbench"]["run_id"] == result.run_id

@@ -132,7 +132,12 @@ def _progress_of(playbook: Playbook, learner: str, events: list[Any]) -> Playboo
             latest[tp.id] = "completed" if kind == "task_completed" else "failed"
             if kind == "task_completed":
                 tp.status = "completed"
-        elif kind == "score" and event.attributes.get("criterion") is None:
+        elif (
+            kind == "score"
+            and event.attributes.get("criterion") is None
+            # Copilot outputs scored inside a lesson are not the learner's own work.
+            and event.attributes.get("subject", "learner") == "learner"
+        ):
             score = event.attributes.get("score")
             if isinstance(score, int | float):
                 tp.score = float(score)

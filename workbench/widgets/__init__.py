@@ -10,6 +10,7 @@ from typing import Any
 
 _WIDGETS: dict[str, str] = {
     "PlaygroundWidget": "workbench.widgets.playground",
+    "RagWidget": "workbench.widgets.rag",
     "ReviewWidget": "workbench.widgets.review",
 }
 

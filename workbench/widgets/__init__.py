@@ -12,6 +12,7 @@ _WIDGETS: dict[str, str] = {
     "PlaygroundWidget": "workbench.widgets.playground",
     "RagWidget": "workbench.widgets.rag",
     "ReviewWidget": "workbench.widgets.review",
+    "SkillsHeatmap": "workbench.widgets.skills",
 }
 
 __all__ = sorted(_WIDGETS)

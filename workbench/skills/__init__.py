@@ -1,0 +1,66 @@
+"""Skills: taxonomy, evidence-to-proficiency, gaps against role targets, and heatmap reports.
+
+The orchestration layer's reporting half. Telemetry events (rubric ``score`` events and playbook task outcomes)
+become per-skill evidence; a Beta-Bernoulli model with recency decay turns evidence into a level 0-4 with a
+credible interval (see :mod:`workbench.skills.proficiency` for the model and why); reports compare levels with role
+targets, per person and per team, over time, with outcome metrics, and drill down to the evidence.
+
+    from workbench.skills import build_report, generate_cohort
+
+    generate_cohort(learners=60)                       # a synthetic cohort into the default store
+    report = build_report(out_dir="skills-report")      # report.html, PNG heatmaps, CSV tables
+    report.drilldown("p_0123456789abcdef", "prompting") # the evidence behind one cell
+
+Submodules import pandas; this package imports them lazily, so ``import workbench.skills`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    # taxonomy
+    "Taxonomy": "workbench.skills.taxonomy",
+    "Skill": "workbench.skills.taxonomy",
+    "Role": "workbench.skills.taxonomy",
+    "LevelDescriptor": "workbench.skills.taxonomy",
+    "LEVELS": "workbench.skills.taxonomy",
+    "DEFAULT_TAXONOMY": "workbench.skills.taxonomy",
+    "load_taxonomy": "workbench.skills.taxonomy",
+    "parse_taxonomy": "workbench.skills.taxonomy",
+    "default_taxonomy_path": "workbench.skills.taxonomy",
+    # evidence and proficiency
+    "Evidence": "workbench.skills.evidence",
+    "EvidenceWeights": "workbench.skills.evidence",
+    "load_events": "workbench.skills.evidence",
+    "extract_evidence": "workbench.skills.evidence",
+    "EstimatorConfig": "workbench.skills.proficiency",
+    "estimate_proficiency": "workbench.skills.proficiency",
+    "add_gaps": "workbench.skills.proficiency",
+    # reports
+    "SkillsReport": "workbench.skills.report",
+    "build_report": "workbench.skills.report",
+    "learner_view": "workbench.skills.report",
+    "render_html": "workbench.skills.render",
+    # synthetic cohorts
+    "CohortSpec": "workbench.skills.synthetic",
+    "Cohort": "workbench.skills.synthetic",
+    "generate_cohort": "workbench.skills.synthetic",
+    "generate_events": "workbench.skills.synthetic",
+    "load_cohort_spec": "workbench.skills.synthetic",
+    "synthetic_taxonomy": "workbench.skills.synthetic",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench.skills' has no attribute '{name}'")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

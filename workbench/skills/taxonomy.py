@@ -1,0 +1,349 @@
+"""The skills taxonomy: skills (grouped), proficiency levels 0-4 and roles with a target level per skill.
+
+A taxonomy is a YAML file validated with pydantic. A bad file raises
+:class:`~workbench.errors.ValidationError` naming the file, the line and the field (``skills[3].id``) and how to
+fix it. The default taxonomy is ``datasets/skills/genai-copilot.yaml``.
+
+Format::
+
+    id: genai-copilot
+    version: 1
+    title: GenAI copilot skills
+    levels:                      # exactly the levels 0..4, in order
+      - {level: 0, name: none, descriptor: "..."}
+      ...
+    skills:
+      - {id: prompting, name: Prompting, group: Build, description: "...", evidence: ["..."]}
+    roles:
+      - id: copilot_builder
+        name: Copilot builder
+        targets: {prompting: 3, ...}   # skills left out have no target for this role
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from workbench.errors import NotFoundError, ValidationError
+
+#: Proficiency levels every taxonomy uses.
+LEVELS: tuple[int, ...] = (0, 1, 2, 3, 4)
+#: Highest level; mastery 1.0 maps to it.
+MAX_LEVEL = 4
+#: Name of the taxonomy shipped with Workbench.
+DEFAULT_TAXONOMY = "genai-copilot"
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _ReferenceError(ValidationError):
+    """A cross-reference inside the taxonomy is wrong; carries the location for the file-level error."""
+
+    def __init__(self, message: str, loc: tuple[Any, ...], hint: str) -> None:
+        super().__init__(f"invalid taxonomy: {message}", field=_dotted(loc), hint=hint)
+        self.loc = loc
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LevelDescriptor(_Frozen):
+    """One proficiency level: its number, a short name and what a person at that level can do."""
+
+    level: int = Field(ge=0, le=MAX_LEVEL)
+    name: str = Field(min_length=1)
+    descriptor: str = Field(min_length=1)
+
+
+class Skill(_Frozen):
+    """A skill: stable id, display name, the group it rolls up into, and what it covers."""
+
+    id: str
+    name: str = Field(min_length=1)
+    group: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    #: Observable evidence that counts for this skill (documentation for authors and managers).
+    evidence: tuple[str, ...] = ()
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"'{value}' is not a valid id: use lower case letters, digits and '_'")
+        return value
+
+
+class Role(_Frozen):
+    """A job role and the level it needs in each skill (skills left out have no target)."""
+
+    id: str
+    name: str = Field(min_length=1)
+    description: str = ""
+    targets: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        return Skill._slug(value)
+
+    @field_validator("targets")
+    @classmethod
+    def _levels(cls, value: dict[str, int]) -> dict[str, int]:
+        for skill, level in value.items():
+            if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= MAX_LEVEL:
+                raise ValueError(f"target of '{skill}' is {level!r}; targets are whole levels 0..{MAX_LEVEL}")
+        return value
+
+
+class Taxonomy(_Frozen):
+    """A validated skills taxonomy."""
+
+    id: str
+    version: int = Field(default=1, ge=1)
+    title: str = ""
+    description: str = ""
+    levels: tuple[LevelDescriptor, ...]
+    skills: tuple[Skill, ...] = Field(min_length=1)
+    roles: tuple[Role, ...] = ()
+    #: Where it was loaded from (not part of the file).
+    source: str | None = Field(default=None, exclude=True)
+
+    @field_validator("levels")
+    @classmethod
+    def _all_levels(cls, value: tuple[LevelDescriptor, ...]) -> tuple[LevelDescriptor, ...]:
+        got = tuple(level.level for level in value)
+        if got != LEVELS:
+            raise ValueError(f"levels must be exactly {list(LEVELS)} in order, got {list(got)}")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> Taxonomy:
+        seen: set[str] = set()
+        for i, skill in enumerate(self.skills):
+            if skill.id in seen:
+                raise _ReferenceError(
+                    f"skill id '{skill.id}' appears twice", ("skills", i, "id"), "skill ids must be unique"
+                )
+            seen.add(skill.id)
+        roles: set[str] = set()
+        for i, role in enumerate(self.roles):
+            if role.id in roles:
+                raise _ReferenceError(
+                    f"role id '{role.id}' appears twice", ("roles", i, "id"), "role ids must be unique"
+                )
+            roles.add(role.id)
+            unknown = sorted(set(role.targets) - seen)
+            if unknown:
+                raise _ReferenceError(
+                    f"role '{role.id}' has targets for unknown skills {unknown}",
+                    ("roles", i, "targets", unknown[0]),
+                    f"use skill ids defined under 'skills' ({', '.join(sorted(seen))})",
+                )
+        return self
+
+    # -- lookups -----------------------------------------------------------------------------------------
+    @property
+    def skill_ids(self) -> list[str]:
+        """Skill ids in file order."""
+        return [skill.id for skill in self.skills]
+
+    @property
+    def role_ids(self) -> list[str]:
+        """Role ids in file order."""
+        return [role.id for role in self.roles]
+
+    def skill(self, skill_id: str) -> Skill:
+        """The skill with this id (``NotFoundError`` otherwise)."""
+        for skill in self.skills:
+            if skill.id == skill_id:
+                return skill
+        raise NotFoundError(
+            f"taxonomy '{self.id}' has no skill '{skill_id}'",
+            hint=f"known skills: {', '.join(self.skill_ids)}",
+        )
+
+    def role(self, role_id: str) -> Role:
+        """The role with this id (``NotFoundError`` otherwise)."""
+        for role in self.roles:
+            if role.id == role_id:
+                return role
+        raise NotFoundError(
+            f"taxonomy '{self.id}' has no role '{role_id}'",
+            field="role",
+            hint=f"known roles: {', '.join(self.role_ids) or '(none)'}",
+        )
+
+    def targets(self, role_id: str) -> dict[str, int]:
+        """Target level per skill for ``role_id`` (skills without a target are left out)."""
+        return dict(self.role(role_id).targets)
+
+    def target_matrix(self) -> dict[str, dict[str, int]]:
+        """``{role_id: {skill_id: target}}`` for every role."""
+        return {role.id: dict(role.targets) for role in self.roles}
+
+    def level_name(self, level: int) -> str:
+        """The name of a whole level (``"proficient"`` for 3)."""
+        return self.levels[max(0, min(MAX_LEVEL, int(level)))].name
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (used by reports and the widget)."""
+        return self.model_dump(mode="json")
+
+
+# -- loading -------------------------------------------------------------------------------------------------
+def default_taxonomy_path() -> Path:
+    """The shipped default taxonomy file."""
+    from workbench.settings import get_settings
+
+    return Path(get_settings().datasets_dir) / "skills" / f"{DEFAULT_TAXONOMY}.yaml"
+
+
+def load_taxonomy(source: str | Path | Taxonomy | None = None) -> Taxonomy:
+    """Load and validate a taxonomy.
+
+    Args:
+        source: A YAML path, the name of a shipped taxonomy (``"genai-copilot"``), an already loaded
+            :class:`Taxonomy` (returned as is), or ``None`` for the default.
+
+    Raises:
+        NotFoundError: The file or name does not exist.
+        ValidationError: The file does not match the schema (the message names file, line and field).
+    """
+    if isinstance(source, Taxonomy):
+        return source
+    path = _resolve(source)
+    return _load_cached(str(path), path.stat().st_mtime_ns)
+
+
+def parse_taxonomy(data: Mapping[str, Any], *, source: str = "<taxonomy>") -> Taxonomy:
+    """Validate an in-memory taxonomy mapping (errors name ``source`` and the field)."""
+    return _validate(dict(data), source=source, text=None)
+
+
+def _resolve(source: str | Path | None) -> Path:
+    if source is None:
+        path = default_taxonomy_path()
+    else:
+        path = Path(source).expanduser()
+        if not path.exists() and not path.suffix:
+            from workbench.settings import get_settings
+
+            shipped = Path(get_settings().datasets_dir) / "skills" / f"{source}.yaml"
+            if shipped.exists():
+                path = shipped
+    if not path.is_file():
+        raise NotFoundError(
+            f"taxonomy file '{path}' does not exist",
+            file=path,
+            hint="pass a YAML file (see datasets/skills/genai-copilot.yaml) or the name of a shipped taxonomy",
+        )
+    return path
+
+
+@lru_cache(maxsize=16)
+def _load_cached(path: str, _mtime: int) -> Taxonomy:
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ValidationError(
+            f"taxonomy is not valid YAML: {getattr(exc, 'problem', exc)}",
+            file=path,
+            line=mark.line + 1 if mark is not None else None,
+            hint="fix the YAML syntax (indentation, quotes, colons)",
+        ) from None
+    if not isinstance(data, dict):
+        raise ValidationError(
+            "taxonomy must be a mapping with 'id', 'levels', 'skills' and 'roles'",
+            file=path,
+            line=1,
+            hint="see datasets/skills/genai-copilot.yaml for the format",
+        )
+    return _validate(data, source=path, text=text)
+
+
+def _validate(data: dict[str, Any], *, source: str, text: str | None) -> Taxonomy:
+    from pydantic import ValidationError as PydanticValidationError
+
+    try:
+        return Taxonomy.model_validate({**data, "source": source})
+    except _ReferenceError as exc:
+        raise ValidationError(
+            exc.message,
+            file=source,
+            line=_line_of(text, exc.loc) if text is not None else None,
+            field=exc.field,
+            hint=exc.hint,
+        ) from None
+    except PydanticValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        field = _dotted(loc) or None
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise ValidationError(
+            f"invalid taxonomy: {message}",
+            file=source,
+            line=_line_of(text, loc) if text is not None else None,
+            field=field,
+            hint=_hint(loc, err["type"]),
+        ) from None
+
+
+def _dotted(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _hint(loc: tuple[Any, ...], kind: str) -> str:
+    head = loc[0] if loc else ""
+    if kind == "missing":
+        return f"add the required field '{loc[-1]}'"
+    if kind == "extra_forbidden":
+        return f"remove or rename '{loc[-1]}' (allowed fields are documented in workbench/skills/taxonomy.py)"
+    if head == "levels":
+        return "list exactly the levels 0, 1, 2, 3, 4, each with a name and a descriptor"
+    if head == "roles":
+        return "role targets must name skills defined under 'skills' and be whole levels 0..4"
+    if head == "skills":
+        return "each skill needs a unique id (lower_snake_case), a name, a group and a description"
+    return "see datasets/skills/genai-copilot.yaml for a valid taxonomy"
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (the deepest node that exists)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            for key, value in node.value:
+                if getattr(key, "value", None) == part:
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line

@@ -51,8 +51,11 @@ browsers:
 demo: install
 	$(BIN)/workbench demo
 
+# Browser tests run in their own pytest process: Playwright's sync API refuses to start in a process where
+# earlier kernel/server tests have left an asyncio loop installed.
 test: install-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 test-fast: install-test
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)

@@ -41,7 +41,8 @@ def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page,
 
     # Filters: a skill the playbook does not train hides it; back to any skill shows it again.
     sidebar.locator("select.wb-FilterSkill").select_option("fine_tuning")
-    expect(sidebar.locator(".wb-Catalog")).to_contain_text("No playbook matches")
+    expect(card).to_be_hidden()
+    expect(sidebar.locator('.wb-PlaybookCard[data-playbook-id="qlora-finetuning"]')).to_be_visible()
     sidebar.locator("select.wb-FilterSkill").select_option("")
     sidebar.locator("select.wb-FilterRole").select_option("support_analyst")
     expect(card).to_be_visible()

@@ -122,13 +122,9 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def browser(chromium_browser: Any) -> Any:
+    """The session's shared chromium (tests/conftest.py)."""
+    return chromium_browser
 
 
 @pytest.fixture

@@ -96,23 +96,18 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> I
 
 
 @pytest.fixture
-def page(lab_url: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = ctx.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{lab_url}/lab?reset&token={TOKEN}")
-        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=120000)
-        page.locator(".jp-Launcher").wait_for(timeout=120000)
-        yield page
-        page.evaluate("() => window.jupyterapp.serviceManager.sessions.shutdownAll()")
-        ctx.close()
-        browser.close()
-        assert not errors, errors
+def page(lab_url: str, chromium_browser: Any) -> Iterator[Any]:
+    ctx = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{lab_url}/lab?reset&token={TOKEN}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=120000)
+    page.locator(".jp-Launcher").wait_for(timeout=120000)
+    yield page
+    page.evaluate("() => window.jupyterapp.serviceManager.sessions.shutdownAll()")
+    ctx.close()
+    assert not errors, errors
 
 
 def run_in_last_cell(page: Any, code: str) -> None:

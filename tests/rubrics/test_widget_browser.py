@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,39 +59,33 @@ async ([src, state]) => {
 """
 
 
-def test_review_view_renders_and_sends_actions(tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        pytest.fail("Debian chromium is required for browser tests: apt-get install chromium")
+def test_review_view_renders_and_sends_actions(tmp_path: Path, chromium_browser: Any) -> None:
     src = (STATIC / "review.js").read_text(encoding="utf-8")
     css = (STATIC / "review.css").read_text(encoding="utf-8")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 700})
-            page.set_content(f"<html><head><style>{css}</style></head><body></body></html>")
-            page.evaluate(HARNESS, [src, json.loads(json.dumps(STATE))])
-            text = page.inner_text(".wb-review")
-            assert "2 pending · 3 accepted · 1 overridden" in text
-            assert "Polite, professional and helpful tone." in text
-            assert "AI score 2 / 3" in text and "Polite but curt." in text and "Restart it and try again." in text
-            assert "sent because low confidence" in text
-            assert page.is_checked("#wb-review-r1-2")  # the AI's level is preselected
-            assert "κ quadratic" in text and "0.80" in text
-            page.screenshot(path=str(tmp_path / "review-widget.png"), full_page=True)
+    page = chromium_browser.new_page(viewport={"width": 900, "height": 700})
+    try:
+        page.set_content(f"<html><head><style>{css}</style></head><body></body></html>")
+        page.evaluate(HARNESS, [src, json.loads(json.dumps(STATE))])
+        text = page.inner_text(".wb-review")
+        assert "2 pending · 3 accepted · 1 overridden" in text
+        assert "Polite, professional and helpful tone." in text
+        assert "AI score 2 / 3" in text and "Polite but curt." in text and "Restart it and try again." in text
+        assert "sent because low confidence" in text
+        assert page.is_checked("#wb-review-r1-2")  # the AI's level is preselected
+        assert "κ quadratic" in text and "0.80" in text
+        page.screenshot(path=str(tmp_path / "review-widget.png"), full_page=True)
 
-            page.click("text=Accept AI score")
-            page.check("#wb-review-r1-1")
-            page.fill(".wb-review-comment", "Curt, not warm.")
-            page.click("text=Override")
-            page.click("text=Next ▶")
-            sent = page.evaluate("window.sent")
-            assert sent[0] == {"action": "accept", "id": "r1", "comment": ""}
-            assert sent[1] == {"action": "override", "id": "r1", "score": 1, "comment": "Curt, not warm."}
-            assert page.evaluate("window.wbModel.get('index')") == 1
+        page.click("text=Accept AI score")
+        page.check("#wb-review-r1-1")
+        page.fill(".wb-review-comment", "Curt, not warm.")
+        page.click("text=Override")
+        page.click("text=Next ▶")
+        sent = page.evaluate("window.sent")
+        assert sent[0] == {"action": "accept", "id": "r1", "comment": ""}
+        assert sent[1] == {"action": "override", "id": "r1", "score": 1, "comment": "Curt, not warm."}
+        assert page.evaluate("window.wbModel.get('index')") == 1
 
-            page.evaluate("window.wbModel.set('current', null)")
-            assert "2 pending" in page.inner_text(".wb-review-empty")
-        finally:
-            browser.close()
+        page.evaluate("window.wbModel.set('current', null)")
+        assert "2 pending" in page.inner_text(".wb-review-empty")
+    finally:
+        page.close()

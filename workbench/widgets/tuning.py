@@ -112,7 +112,9 @@ class TuningWidget(anywidget.AnyWidget, TrainingCallback):
         if self._thread is not None and self._thread.is_alive():
             from workbench.errors import RunError
 
-            raise RunError("a run is already in progress in this widget", hint="stop it or wait() for it first")
+            raise RunError(
+                "a run is already in progress in this widget", hint="stop it or wait() for it first"
+            )
         self._result, self._exception = None, None
 
         def work() -> None:
@@ -168,7 +170,8 @@ class TuningWidget(anywidget.AnyWidget, TrainingCallback):
             total_steps=info.total_steps,
             step=info.start_step,
             status="running" if not self.stop_signal.requested else "stopping",
-            message=f"training on {info.device}" + (f", resumed at step {info.start_step}" if info.start_step else ""),
+            message=f"training on {info.device}"
+            + (f", resumed at step {info.start_step}" if info.start_step else ""),
         )
 
     def on_step_end(self, metrics: StepMetrics) -> None:

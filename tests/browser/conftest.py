@@ -86,10 +86,10 @@ class Lab:
 @pytest.fixture(scope="session")
 def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (make browsers / apt-get install chromium)")
+        pytest.fail("Debian chromium is not installed (make browsers / apt-get install chromium)")
     built = ROOT / "workbench" / "labextension"
     if not (built / "package.json").is_file():
-        pytest.skip("the frontend extension is not built (pip install the project, or jlpm build in extensions/lab)")
+        pytest.fail("the frontend extension is not built (pip install the project, or jlpm build in extensions/lab)")
     base = tmp_path_factory.mktemp("lab")
     root, state = base / "root", base / "state"
     root.mkdir()

@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-HOUSE = ROOT / "datasets" / "finetune" / "house-format"
+from tuning_helpers import HOUSE, small_config
 
 
 @pytest.fixture(autouse=True, scope="package")
@@ -32,23 +30,6 @@ def house_dir() -> Path:
     return HOUSE
 
 
-def small_config(name: str, out: Path, **changes: Any) -> Any:
-    """A shipped config shrunk for tests: few steps, small evaluation, written under ``out``."""
-    from workbench.tuning import load_config
-
-    config = load_config(HOUSE / f"{name}.yaml")
-    base: dict[str, Any] = {
-        "output_dir": str(out),
-        "training.max_steps": 6,
-        "training.eval_every": 0,
-        "training.save_every": 0,
-        "training.num_threads": 1,
-        "evaluation.enabled": False,
-    }
-    base.update(changes)
-    return config.replace(**base)
-
-
 @pytest.fixture
 def make_config(tmp_path: Path, tiny_model_dir: Path) -> Callable[..., Any]:
     """``make_config("lora", **dotted_changes)`` -> a small TuneConfig writing under tmp_path."""
@@ -57,9 +38,3 @@ def make_config(tmp_path: Path, tiny_model_dir: Path) -> Callable[..., Any]:
         return small_config(name, out or tmp_path / f"run-{name}", **changes)
 
     return make
-
-
-def write_jsonl(path: Path, lines: list[str]) -> Path:
-    """Write raw lines (not validated) to a JSONL file."""
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from tuning_helpers import ROOT, write_jsonl
 
-from tests.tuning.conftest import ROOT, write_jsonl
 from workbench.errors import ContextLengthError, NotFoundError, ValidationError
 from workbench.tuning.data import (
     IGNORE_INDEX,

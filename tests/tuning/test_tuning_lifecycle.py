@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tuning_helpers import write_jsonl
 
-from tests.tuning.conftest import write_jsonl
 from workbench.cli import main
 from workbench.errors import ConfigError, ContextLengthError, RunError, ValidationError
 from workbench.tuning import StopSignal, TrainingCallback, train

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tuning_helpers import small_config
 
-from tests.tuning.conftest import small_config
 from workbench.cli import main
 
 pytestmark = pytest.mark.slow

@@ -13,6 +13,7 @@ _WIDGETS: dict[str, str] = {
     "RagWidget": "workbench.widgets.rag",
     "ReviewWidget": "workbench.widgets.review",
     "SkillsHeatmap": "workbench.widgets.skills",
+    "TuningWidget": "workbench.widgets.tuning",
 }
 
 __all__ = sorted(_WIDGETS)

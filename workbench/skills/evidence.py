@@ -26,22 +26,10 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import StoreError
+from workbench.telemetry.events import EVENT_FIELDS
 
-#: Columns of an events frame (the telemetry store's ``to_frame`` layout).
-EVENT_COLUMNS: tuple[str, ...] = (
-    "id",
-    "time",
-    "schema_version",
-    "learner",
-    "team",
-    "playbook",
-    "task",
-    "run_id",
-    "kind",
-    "duration_s",
-    "status",
-    "attributes",
-)
+#: Columns of an events frame: the telemetry store's ``to_frame`` layout, defined once by the event schema.
+EVENT_COLUMNS: tuple[str, ...] = EVENT_FIELDS
 #: Columns of an evidence frame.
 EVIDENCE_COLUMNS: tuple[str, ...] = (
     "event_id",

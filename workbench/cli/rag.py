@@ -163,10 +163,11 @@ def eval_cmd(
 @click.option("--json", "as_json", is_flag=True)
 def add_cmd(index_dir: Path, paths: tuple[Path, ...], root: Path | None, as_json: bool) -> None:
     """Add or refresh documents (files or folders) without re-embedding the rest."""
-    from workbench.rag import RagIndex
+    from workbench.rag import RagIndex, index_lock
 
-    index = RagIndex.load(index_dir)
-    report = index.add(paths, root=root)
+    # Concurrent `rag add`/`rag remove` wait for each other instead of conflicting.
+    with index_lock(index_dir):
+        report = RagIndex.load(index_dir).add(paths, root=root)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -179,10 +180,10 @@ def add_cmd(index_dir: Path, paths: tuple[Path, ...], root: Path | None, as_json
 @click.option("--json", "as_json", is_flag=True)
 def remove_cmd(index_dir: Path, sources: tuple[str, ...], as_json: bool) -> None:
     """Remove documents by source id (their path relative to the indexed folder)."""
-    from workbench.rag import RagIndex
+    from workbench.rag import RagIndex, index_lock
 
-    index = RagIndex.load(index_dir)
-    report = index.remove(sources)
+    with index_lock(index_dir):
+        report = RagIndex.load(index_dir).remove(sources)
     if as_json:
         emit_json(report.to_dict())
     else:

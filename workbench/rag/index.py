@@ -15,6 +15,14 @@ if a crash falls between them, :meth:`RagIndex.load` restores the previous index
 
 Adding documents embeds only the new or changed ones; removing deletes their vectors by id. Neither
 re-embeds the rest.
+
+Several processes may share an index folder (two kernels of the same lesson, a CLI ``rag add`` while a
+notebook queries). Writers take an exclusive lock (:func:`index_lock`, a ``filelock`` lock file next to the
+folder, released by the OS if the process dies), and every save stamps a new ``revision`` in the manifest. A
+save whose index was loaded at an older revision than the one on disk is refused with
+:class:`IndexConflictError` instead of silently dropping the other writer's change ("last writer wins").
+:func:`cached_index` and the CLI's ``rag add``/``rag remove`` hold the lock from load to save, so they wait
+for each other instead of conflicting.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -64,6 +72,14 @@ _EMBED_BATCH = 128
 
 class IndexCorruptError(ValidationError):
     """An index folder is incomplete, damaged or does not match its manifest."""
+
+
+class IndexConflictError(ConfigError):
+    """Another process saved the index after this one loaded it; saving now would drop its change."""
+
+
+class IndexLockTimeout(ConfigError):
+    """Another process held the index's write lock for longer than the timeout."""
 
 
 class EmbedderMismatchError(ConfigError):
@@ -238,6 +254,7 @@ class RagIndex:
         self.skipped = list(skipped)
         self.documents = documents
         self._fingerprint = fingerprint
+        self._revision: str | None = None  # the manifest revision this object was loaded from / last saved
         self._chunks: dict[int, Chunk] = {c.id: c for c in chunks}
         self._order: list[int] = [c.id for c in chunks]
         self.next_chunk_id = next_chunk_id if next_chunk_id is not None else max(self._order, default=-1) + 1
@@ -681,6 +698,7 @@ class RagIndex:
             "versions": _versions(),
             "counts": {"documents": len(self.documents), "chunks": len(self._order)},
             "next_chunk_id": self.next_chunk_id,
+            "revision": self._revision,
             "documents": self.documents,
             "skipped": [s.to_dict() for s in self.skipped],
         }
@@ -693,28 +711,54 @@ class RagIndex:
         data["sources"] = self.sources
         return data
 
-    def save(self, path: str | Path | None = None) -> Path:
-        """Write the index to ``path`` (default: where it was loaded from), atomically."""
+    def save(self, path: str | Path | None = None, *, lock_timeout: float | None = None) -> Path:
+        """Write the index to ``path`` (default: where it was loaded from), atomically and under the write lock.
+
+        Raises:
+            IndexConflictError: This index was loaded from ``path`` and another process has saved it since;
+                reload it (:meth:`load`) and apply the change again.
+            IndexLockTimeout: Another writer held the lock longer than ``lock_timeout`` seconds.
+        """
         import faiss
 
         target = Path(path).expanduser() if path is not None else self.path
         if target is None:
             raise ConfigError("this index has no folder yet", field="path", hint="pass save(path)")
         _check_writable_target(target)
-        manifest = self.manifest()
+        with index_lock(target, timeout=lock_timeout):
+            on_disk = _revision_on_disk(target)
+            if (
+                self.path is not None
+                and target.resolve() == self.path
+                and on_disk is not None
+                and on_disk != self._revision
+            ):
+                raise IndexConflictError(
+                    f"another process saved the index '{target}' after this one loaded it "
+                    f"(revision {on_disk}, loaded {self._revision}); saving would drop its change",
+                    file=target / "manifest.json",
+                    field="revision",
+                    hint="load the index again (RagIndex.load) and repeat the change, or save to another folder",
+                )
+            revision = uuid.uuid4().hex
+            manifest = self.manifest()
+            manifest["revision"] = revision
 
-        def write(folder: Path) -> None:
-            with (folder / "chunks.jsonl").open("w", encoding="utf-8") as handle:
-                for chunk_id in self._order:
-                    handle.write(json.dumps(self._chunks[chunk_id].to_dict(), ensure_ascii=False) + "\n")
-            faiss.write_index(self._dense, str(folder / "dense.faiss"))
-            if self._order:
-                self._bm25.save(str(folder / "bm25"), show_progress=False)
-            files = sorted(p for p in folder.rglob("*") if p.is_file())
-            manifest["files"] = {p.relative_to(folder).as_posix(): _sha256(p) for p in files}
-            (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            def write(folder: Path) -> None:
+                with (folder / "chunks.jsonl").open("w", encoding="utf-8") as handle:
+                    for chunk_id in self._order:
+                        handle.write(json.dumps(self._chunks[chunk_id].to_dict(), ensure_ascii=False) + "\n")
+                faiss.write_index(self._dense, str(folder / "dense.faiss"))
+                if self._order:
+                    self._bm25.save(str(folder / "bm25"), show_progress=False)
+                files = sorted(p for p in folder.rglob("*") if p.is_file())
+                manifest["files"] = {p.relative_to(folder).as_posix(): _sha256(p) for p in files}
+                (folder / "manifest.json").write_text(
+                    json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+                )
 
-        _write_atomic(target, write)
+            _write_atomic(target, write)
+            self._revision = revision
         self.path = target.resolve()
         return self.path
 
@@ -788,6 +832,7 @@ class RagIndex:
         index.skipped = [SkippedDocument(**s) for s in manifest.get("skipped", [])]
         index.documents = manifest.get("documents", {})
         index._fingerprint = spec.get("fingerprint")
+        index._revision = manifest.get("revision")
         index._chunks = {c.id: c for c in chunks}
         index._order = [c.id for c in chunks]
         index.next_chunk_id = int(manifest.get("next_chunk_id", max(index._order, default=-1) + 1))
@@ -838,15 +883,64 @@ def cached_index(
     base = Path(cache_dir) if cache_dir is not None else Path(str(get_settings().cache_dir)) / "rag-indexes"
     key = hashlib.sha256(json.dumps([str(root), chunking.to_dict(), emb.name]).encode()).hexdigest()[:12]
     folder = base / f"{root.name}-{key}"
-    if (folder / "manifest.json").is_file():
-        try:
-            index = RagIndex.load(folder, embedder=emb)
-        except (IndexCorruptError, EmbedderMismatchError) as exc:
-            log.warning("rebuilding the cached index %s: %s", folder, exc)
-        else:
-            index.sync()
-            return index
-    return RagIndex.build(root, out=folder, chunking=chunking, embedder=emb)
+    with index_lock(folder):  # two kernels opening the same lesson's index wait for each other
+        if (folder / "manifest.json").is_file():
+            try:
+                index = RagIndex.load(folder, embedder=emb)
+            except (IndexCorruptError, EmbedderMismatchError) as exc:
+                log.warning("rebuilding the cached index %s: %s", folder, exc)
+            else:
+                index.sync()
+                return index
+        return RagIndex.build(root, out=folder, chunking=chunking, embedder=emb)
+
+
+#: Seconds a writer waits for another one before :class:`IndexLockTimeout` (builds of big folders take minutes).
+DEFAULT_LOCK_TIMEOUT = 600.0
+_locks: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def index_lock(folder: str | Path, *, timeout: float | None = None) -> Iterator[None]:
+    """Hold the exclusive write lock of the index ``folder`` (re-entrant in one process; waits for others).
+
+    The lock is ``.<name>.lock`` next to the folder, taken with ``filelock`` (the well-kept cross-platform lock
+    that Hugging Face and pip use): on POSIX an ``flock`` that the OS releases when the process dies, so a killed
+    writer never leaves a stale lock. Readers do not take it: writes are atomic renames.
+
+    Raises:
+        IndexLockTimeout: Another process held it for more than ``timeout`` seconds (default 600).
+    """
+    from filelock import FileLock, Timeout
+
+    target = Path(folder).expanduser().resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    key = str(target)
+    lock = _locks.get(key)
+    if lock is None:
+        lock = _locks.setdefault(key, FileLock(str(target.parent / f".{target.name}.lock")))
+    wait = DEFAULT_LOCK_TIMEOUT if timeout is None else timeout
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise IndexLockTimeout(
+            f"another process has been writing the index '{target}' for more than {wait:g} s",
+            file=Path(lock.lock_file),
+            hint="wait for it to finish (a build of a large folder takes minutes), or pass a longer timeout",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _revision_on_disk(folder: Path) -> str | None:
+    """The ``revision`` of the index saved in ``folder`` (``None``: no index, or one saved before revisions)."""
+    try:
+        value = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("revision")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

@@ -34,14 +34,7 @@ from papermill.iorw import load_notebook_node
 
 from workbench.errors import ValidationError
 from workbench.playbooks.discovery import Playbook, get_playbook
-from workbench.playbooks.results import (
-    RunResult,
-    RunStatus,
-    describe_error,
-    record_runner_failure,
-    save_output,
-    status_of,
-)
+from workbench.playbooks.results import RunResult, RunStatus, describe_error, save_output, status_of
 from workbench.playbooks.runner import (
     EPILOGUE,
     PreparedRun,
@@ -49,6 +42,7 @@ from workbench.playbooks.runner import (
     kernel_manager_class,
     parameterized,
     prepare_run,
+    record_outcome,
 )
 
 Isolation = Literal["reset", "restart"]
@@ -425,12 +419,7 @@ class BatchRunner:
         nb.metadata.setdefault("papermill", {}).update(
             {"start_time": started.isoformat(), "duration": result.duration_s, "exception": error is not None}
         )
-        if error is not None:
-            result.error_type, result.error_message, _ = describe_error(error)
-            result.cell_index = current["cell"]
-            await asyncio.to_thread(record_runner_failure, result, prep.playbook, nb)
-        await asyncio.to_thread(save_output, nb, result)
-        return result
+        return await asyncio.to_thread(record_outcome, prep, result, nb, error, current["cell"])
 
 
 def _seconds(value: float | None) -> int | None:

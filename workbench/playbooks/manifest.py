@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from workbench._yaml import format_loc, load_yaml, located_error, parse_loc, schema_issues, yaml_lines
 from workbench.errors import ValidationError
 
 #: The manifest's file name inside a playbook folder.
@@ -247,40 +247,6 @@ class PlaybookManifest(_Frozen):
         return next((p for p in self.parameters if p.name == name), None)
 
 
-def yaml_line(text: str, path: Sequence[str | int]) -> int | None:
-    """1-based line of the YAML node at ``path`` (keys and list indexes) in ``text``; the deepest found."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in path:
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == str(part)), None)
-            if match is None:
-                # the key itself might be the problem (e.g. an unknown field): point at the mapping.
-                break
-            key_node = next(k for k, v in node.value if v is match)
-            line = key_node.start_mark.line + 1
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
-def _field_name(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def manifest_problems(data: Any, file: Path, text: str = "") -> list[ValidationError]:
     """Every schema problem of ``data`` (parsed YAML) as a :class:`~workbench.errors.ValidationError`."""
     if not isinstance(data, dict):
@@ -294,30 +260,20 @@ def manifest_problems(data: Any, file: Path, text: str = "") -> list[ValidationE
     try:
         PlaybookManifest.model_validate(data)
     except PydanticValidationError as exc:
+        lines = yaml_lines(text) if text else None
         problems = []
-        for err in exc.errors():
-            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-            # Model validators report at the model's root; name the field they talk about when possible.
-            field = _field_name(loc)
-            message = err["msg"].removeprefix("Value error, ")
+        for issue in schema_issues(exc, drop=lambda part: str(part).startswith("function-")):
+            loc, message = issue.loc, issue.message
             # Cross-field checks report at the model's root and prefix their message with the field.
             prefixed = _PREFIXED.match(message)
             if prefixed and not loc:
-                field, message = prefixed.group(1), prefixed.group(2)
-                loc = [int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", field) if p]
-            if err["type"] == "missing":
+                loc, message = parse_loc(prefixed.group(1)), prefixed.group(2)
+            if issue.kind == "missing":
                 message = "this required field is missing"
-            elif err["type"] == "extra_forbidden":
+            elif issue.kind == "extra_forbidden":
                 message = "unknown field"
-            problems.append(
-                ValidationError(
-                    message,
-                    file=file,
-                    line=yaml_line(text, loc) if text else None,
-                    field=field or None,
-                    hint=_hint_for(err["type"], field),
-                )
-            )
+            hint = _hint_for(issue.kind, format_loc(loc))
+            problems.append(located_error(ValidationError, message, loc, file=file, lines=lines, hint=hint))
         return problems
     return []
 
@@ -344,17 +300,13 @@ def read_manifest_file(path: Path) -> tuple[Any, str]:
             file=path,
             hint=f"create {MANIFEST_NAME} (`workbench playbook new ID` writes one)",
         ) from None
-    try:
-        return yaml.safe_load(text), text
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ValidationError(
-            f"the manifest is not valid YAML: {problem}",
-            file=path,
-            line=mark.line + 1 if mark is not None else None,
-            hint="check indentation and quoting around that line",
-        ) from None
+    data, _ = load_yaml(
+        text,
+        file=path,
+        message="the manifest is not valid YAML",
+        hint="check indentation and quoting around that line",
+    )
+    return data, text
 
 
 def load_manifest(path: str | Path) -> PlaybookManifest:

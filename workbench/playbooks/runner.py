@@ -371,14 +371,39 @@ class PlaybookRunner:
             error = exc
         result = prep.result(status_of(error), started, time.perf_counter() - t0)
         nb = _output_or_input(prep)
-        if error is not None:
-            result.error_type, result.error_message, cell_index = describe_error(error)
-            result.cell_index = cell_index if cell_index is not None else current["cell"]
-            # papermill numbers cells before adding its error banner; find the failed one in its output.
-            nb_index = _failed_cell(nb, result.cell_index) if result.status == RunStatus.FAILED else None
-            record_runner_failure(result, prep.playbook, nb, nb_index)
-        save_output(nb, result)
-        return result
+        # papermill numbers cells before adding its error banner; find the failed one in its output.
+        nb_index = _failed_cell(nb) if result.status == RunStatus.FAILED else None
+        return record_outcome(prep, result, nb, error, current["cell"], nb_cell_index=nb_index)
+
+
+def record_outcome(
+    prep: PreparedRun,
+    result: RunResult,
+    nb: Any,
+    error: BaseException | None,
+    running_cell: int | None,
+    *,
+    nb_cell_index: int | None = None,
+) -> RunResult:
+    """Finish ``result`` once a run has executed (shared by :class:`PlaybookRunner` and the batch runner).
+
+    Fills in the error, records ``task_failed`` where the kernel could not
+    (:func:`~.results.record_runner_failure`) and saves the tagged output notebook.
+
+    Args:
+        prep: The run.
+        result: Its result so far (status and timing).
+        nb: The executed notebook.
+        error: What the executor raised, or ``None``.
+        running_cell: The cell that was running, for an error that does not name its cell.
+        nb_cell_index: Index of the failed cell in ``nb`` where that differs (papermill adds banner cells).
+    """
+    if error is not None:
+        result.error_type, result.error_message, cell_index = describe_error(error)
+        result.cell_index = cell_index if cell_index is not None else running_cell
+        record_runner_failure(result, prep.playbook, nb, nb_cell_index)
+    save_output(nb, result)
+    return result
 
 
 def _output_or_input(prep: PreparedRun) -> Any:
@@ -399,12 +424,12 @@ def parameterized(nb: Any, prep: PreparedRun) -> Any:
     return parameterize_notebook(nb, prep.injected, kernel_name=prep.playbook.manifest.kernel)
 
 
-def _failed_cell(nb: Any, fallback: int | None) -> int | None:
-    """Index of the cell papermill marked failed (ignoring its banner cells), else ``fallback``."""
+def _failed_cell(nb: Any) -> int | None:
+    """Index of the cell papermill marked failed (ignoring its banner cells), else ``None``."""
     for index, cell in enumerate(nb.cells):
         if cell.get("metadata", {}).get("papermill", {}).get("status") == "failed":
             return index
-    return fallback
+    return None
 
 
 def run_playbook(
@@ -433,5 +458,6 @@ __all__ = [
     "WorkbenchEngine",
     "base_kernel_env",
     "prepare_run",
+    "record_outcome",
     "run_playbook",
 ]

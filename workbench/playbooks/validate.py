@@ -29,21 +29,7 @@ from workbench.playbooks.notebook import (
     unstripped_cells,
 )
 
-#: The default taxonomy's ids, used when the skills package cannot load a taxonomy.
-DEFAULT_SKILLS = (
-    "prompting",
-    "structured_output",
-    "retrieval_design",
-    "retrieval_evaluation",
-    "evaluation_design",
-    "critique_review",
-    "fine_tuning",
-    "quantization_deployment",
-    "data_curation",
-    "guardrails_governance",
-    "cost_awareness",
-    "copilot_building",
-)
+#: The default taxonomy's role ids, used when the skills package cannot load a taxonomy.
 DEFAULT_ROLES = ("copilot_builder", "ml_engineer", "support_analyst", "learning_author")
 
 
@@ -98,7 +84,9 @@ def taxonomy_ids() -> tuple[set[str], set[str]]:
         taxonomy = load_taxonomy()
         return set(taxonomy.skill_ids), set(taxonomy.role_ids)
     except (ImportError, WorkbenchError):
-        return set(DEFAULT_SKILLS), set(DEFAULT_ROLES)
+        from workbench.rubrics.schema import DEFAULT_SKILL_IDS
+
+        return set(DEFAULT_SKILL_IDS), set(DEFAULT_ROLES)
 
 
 def validate_playbook(target: str | Path | Playbook) -> list[Problem]:

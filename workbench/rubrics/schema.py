@@ -43,8 +43,8 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from workbench._yaml import LineMap, format_loc, load_yaml, located_error, schema_issues
 from workbench.errors import NotFoundError, ValidationError
-from workbench.rubrics._yaml import Loc, format_loc, line_for, load_yaml_with_lines
 from workbench.rubrics.scorers import SCORERS, RubricFieldError, ScorerConfig
 
 #: Skill ids of the default taxonomy (datasets/skills/genai-copilot.yaml).
@@ -249,20 +249,20 @@ def load_taxonomy_ids(path: str | Path) -> frozenset[str]:
         text = file.read_text(encoding="utf-8")
     except OSError:
         raise NotFoundError(f"taxonomy file '{file}' cannot be read", hint="check the path") from None
-    data, lines = load_yaml_with_lines(text, file=file)
+    data, lines = load_yaml(text, file=file)
     skills = data.get("skills") if isinstance(data, dict) else data
     if not isinstance(skills, list) or not skills:
-        raise ValidationError(
-            "a taxonomy needs a non-empty 'skills' list", file=file, line=line_for(lines, ("skills",)),
-            field="skills", hint="skills: [{id: prompting, name: Prompting}, ...]",
+        raise located_error(
+            ValidationError, "a taxonomy needs a non-empty 'skills' list", ("skills",),
+            file=file, lines=lines, hint="skills: [{id: prompting, name: Prompting}, ...]",
         )
     ids = set()
     for index, skill in enumerate(skills):
         sid = skill.get("id") if isinstance(skill, dict) else skill
         if not isinstance(sid, str) or not sid:
-            raise ValidationError(
-                "every skill needs an 'id'", file=file, line=line_for(lines, ("skills", index)),
-                field=f"skills[{index}].id", hint="add id: <skill_id>",
+            raise located_error(
+                ValidationError, "every skill needs an 'id'", ("skills", index, "id"), file=file, lines=lines,
+                hint="add id: <skill_id>",
             )
         ids.add(sid)
     return frozenset(ids)
@@ -280,7 +280,7 @@ def rubric_from_data(
     data: Any,
     *,
     file: str | Path | None = None,
-    lines: dict[Loc, int] | None = None,
+    lines: LineMap | None = None,
     taxonomy: str | Path | Iterable[str] | None = None,
 ) -> Rubric:
     """Validate already-parsed rubric data (``lines`` maps paths to lines for error messages)."""
@@ -300,31 +300,25 @@ def rubric_from_data(
     return rubric
 
 
-def _translate(exc: PydanticValidationError, file: str | Path | None, lines: dict[Loc, int]) -> ValidationError:
-    err = exc.errors()[0]
-    loc: Loc = tuple(err["loc"])
-    message = str(err["msg"])
-    hint: str | None = None
-    cause = (err.get("ctx") or {}).get("error")
-    if isinstance(cause, RubricFieldError):
-        loc = (*loc, *cause.path)
-        message, hint = cause.message, cause.hint
-    elif message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    kind = err["type"]
+def _translate(exc: PydanticValidationError, file: str | Path | None, lines: LineMap) -> ValidationError:
+    issue = schema_issues(exc)[0]
+    loc, message, hint = issue.loc, issue.message, None
+    if isinstance(issue.cause, RubricFieldError):
+        loc = (*loc, *issue.cause.path)
+        message, hint = issue.cause.message, issue.cause.hint
     name = str(loc[-1]) if loc else "value"
-    if kind == "missing":
+    if issue.kind == "missing":
         message = f"'{name}' is required"
         parent = format_loc(loc[:-1]) or "the rubric"
         hint = f"add '{name}' to {parent}"
-    elif kind == "extra_forbidden":
+    elif issue.kind == "extra_forbidden":
         message = f"unknown field '{name}'"
         hint = "remove it or fix its spelling"
     elif hint is None:
         hint = "see the rubric format in workbench/rubrics/schema.py"
     # Scorer configs map the inline schema to 'json_schema' internally; users write 'schema'.
     field = format_loc(loc).replace("json_schema", "schema")
-    return ValidationError(message, file=file, line=line_for(lines, loc), field=field or None, hint=hint)
+    return located_error(ValidationError, message, loc, file=file, lines=lines, hint=hint, field=field)
 
 
 def _builtin_path(rubric_id: str) -> Path | None:
@@ -357,8 +351,7 @@ def load_rubric(path_or_id: str | Path | Rubric, *, taxonomy: str | Path | Itera
                 hint=f"give a path to a rubric YAML file, or a built-in id: {known}",
             )
         path = builtin
-    text = path.read_text(encoding="utf-8")
-    data, lines = load_yaml_with_lines(text, file=path)
+    data, lines = load_yaml(path.read_text(encoding="utf-8"), file=path)
     return rubric_from_data(data, file=path, lines=lines, taxonomy=taxonomy)
 
 

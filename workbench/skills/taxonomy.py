@@ -23,14 +23,14 @@ Format::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from workbench._yaml import LineMap, Loc, format_loc, load_yaml, located_error, schema_issues
 from workbench.errors import NotFoundError, ValidationError
 
 #: Proficiency levels every taxonomy uses.
@@ -46,8 +46,8 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 class _ReferenceError(ValidationError):
     """A cross-reference inside the taxonomy is wrong; carries the location for the file-level error."""
 
-    def __init__(self, message: str, loc: tuple[Any, ...], hint: str) -> None:
-        super().__init__(f"invalid taxonomy: {message}", field=_dotted(loc), hint=hint)
+    def __init__(self, message: str, loc: Loc, hint: str) -> None:
+        super().__init__(f"invalid taxonomy: {message}", field=format_loc(loc), hint=hint)
         self.loc = loc
 
 
@@ -225,7 +225,7 @@ def load_taxonomy(source: str | Path | Taxonomy | None = None) -> Taxonomy:
 
 def parse_taxonomy(data: Mapping[str, Any], *, source: str = "<taxonomy>") -> Taxonomy:
     """Validate an in-memory taxonomy mapping (errors name ``source`` and the field)."""
-    return _validate(dict(data), source=source, text=None)
+    return _validate(dict(data), source=source, lines=None)
 
 
 def _resolve(source: str | Path | None) -> Path:
@@ -250,17 +250,12 @@ def _resolve(source: str | Path | None) -> Path:
 
 @lru_cache(maxsize=16)
 def _load_cached(path: str, _mtime: int) -> Taxonomy:
-    text = Path(path).read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ValidationError(
-            f"taxonomy is not valid YAML: {getattr(exc, 'problem', exc)}",
-            file=path,
-            line=mark.line + 1 if mark is not None else None,
-            hint="fix the YAML syntax (indentation, quotes, colons)",
-        ) from None
+    data, lines = load_yaml(
+        Path(path).read_text(encoding="utf-8"),
+        file=path,
+        message="taxonomy is not valid YAML",
+        hint="fix the YAML syntax (indentation, quotes, colons)",
+    )
     if not isinstance(data, dict):
         raise ValidationError(
             "taxonomy must be a mapping with 'id', 'levels', 'skills' and 'roles'",
@@ -268,47 +263,31 @@ def _load_cached(path: str, _mtime: int) -> Taxonomy:
             line=1,
             hint="see datasets/skills/genai-copilot.yaml for the format",
         )
-    return _validate(data, source=path, text=text)
+    return _validate(data, source=path, lines=lines)
 
 
-def _validate(data: dict[str, Any], *, source: str, text: str | None) -> Taxonomy:
+def _validate(data: dict[str, Any], *, source: str, lines: LineMap | None) -> Taxonomy:
     from pydantic import ValidationError as PydanticValidationError
 
     try:
         return Taxonomy.model_validate({**data, "source": source})
     except _ReferenceError as exc:
-        raise ValidationError(
-            exc.message,
-            file=source,
-            line=_line_of(text, exc.loc) if text is not None else None,
-            field=exc.field,
-            hint=exc.hint,
+        raise located_error(
+            ValidationError, exc.message, exc.loc, file=source, lines=lines, hint=exc.hint
         ) from None
     except PydanticValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        field = _dotted(loc) or None
-        message = str(err["msg"]).removeprefix("Value error, ")
-        raise ValidationError(
-            f"invalid taxonomy: {message}",
+        issue = schema_issues(exc)[0]
+        raise located_error(
+            ValidationError,
+            f"invalid taxonomy: {issue.message}",
+            issue.loc,
             file=source,
-            line=_line_of(text, loc) if text is not None else None,
-            field=field,
-            hint=_hint(loc, err["type"]),
+            lines=lines,
+            hint=_hint(issue.loc, issue.kind),
         ) from None
 
 
-def _dotted(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _hint(loc: tuple[Any, ...], kind: str) -> str:
+def _hint(loc: Loc, kind: str) -> str:
     head = loc[0] if loc else ""
     if kind == "missing":
         return f"add the required field '{loc[-1]}'"
@@ -321,29 +300,3 @@ def _hint(loc: tuple[Any, ...], kind: str) -> str:
     if head == "skills":
         return "each skill needs a unique id (lower_snake_case), a name, a group and a description"
     return "see datasets/skills/genai-copilot.yaml for a valid taxonomy"
-
-
-def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the YAML node at ``loc`` (the deepest node that exists)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            for key, value in node.value:
-                if getattr(key, "value", None) == part:
-                    child = value
-                    line = key.start_mark.line + 1
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            child = node.value[part]
-            line = child.start_mark.line + 1
-        if child is None:
-            break
-        node = child
-    return line

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from workbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from workbench._yaml import LineMap
 
 #: Version of the config schema written by this code.
 CONFIG_VERSION = 1
@@ -274,7 +277,9 @@ class TuneConfig(_Frozen):
         try:
             return cls.model_validate(data)
         except PydanticValidationError as exc:
-            raise _config_error(exc, file=file, text=text) from None
+            from workbench._yaml import yaml_lines
+
+            raise _config_error(exc, file=file, lines=yaml_lines(text) if text else None) from None
 
     def save(self, path: str | Path) -> Path:
         """Write the config as JSON with a ``saved_with`` block of library versions."""
@@ -303,8 +308,7 @@ def load_config(path: str | Path) -> TuneConfig:
         NotFoundError: The file does not exist.
         ConfigError: The file is not valid YAML/JSON or a field is invalid (file, line and field named).
     """
-    import yaml
-
+    from workbench._yaml import load_yaml
     from workbench.errors import NotFoundError
 
     path = Path(path).expanduser()
@@ -317,16 +321,13 @@ def load_config(path: str | Path) -> TuneConfig:
             hint="write one (see datasets/finetune/README.md for an example) or pass the right path",
         )
     text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"not valid YAML/JSON: {getattr(exc, 'problem', exc)}",
-            file=path,
-            line=mark.line + 1 if mark is not None else None,
-            hint="check indentation and quoting",
-        ) from None
+    data, _ = load_yaml(
+        text,
+        file=path,
+        error=ConfigError,
+        message="not valid YAML/JSON",
+        hint="check indentation and quoting",
+    )
     if not isinstance(data, dict):
         raise ConfigError(
             "a tune config must be a mapping of fields", file=path, hint="start with 'data: ...'"
@@ -376,11 +377,15 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
-def _config_error(exc: PydanticValidationError, *, file: str | Path | None, text: str | None) -> ConfigError:
-    err = exc.errors()[0]
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and p in ("lora", "qlora"))]
-    field = ".".join(str(p) for p in loc)
-    message = err["msg"].removeprefix("Value error, ")
+def _config_error(
+    exc: PydanticValidationError, *, file: str | Path | None, lines: LineMap | None
+) -> ConfigError:
+    from workbench._yaml import format_loc, located_error, schema_issues
+
+    # A method's loc carries the discriminator's tag ('method', 'lora', 'rank'); users write 'method.rank'.
+    issue = schema_issues(exc, drop=lambda part: part in ("lora", "qlora"))[0]
+    field = format_loc(issue.loc)
+    message = issue.message
     hints = {
         "method.rank": "rank must be a positive integer; 8 or 16 is a good start",
         "method.type": "use type: lora or type: qlora",
@@ -388,35 +393,9 @@ def _config_error(exc: PydanticValidationError, *, file: str | Path | None, text
         "data.train": "point data.train at a JSONL file of examples",
     }
     hint = hints.get(field, "see the field list in workbench/tuning/config.py or datasets/finetune/README.md")
-    if err["type"] == "extra_forbidden":
-        message = f"unknown field '{loc[-1]}'"
+    if issue.kind == "extra_forbidden":
+        message = f"unknown field '{issue.loc[-1]}'"
         hint = "remove it or check its spelling"
-    line = _yaml_line(text, loc) if text else None
-    return ConfigError(
-        f"invalid tune config: {message}", file=file, line=line, field=field or None, hint=hint
+    return located_error(
+        ConfigError, f"invalid tune config: {message}", issue.loc, file=file, lines=lines, hint=hint
     )
-
-
-def _yaml_line(text: str, path: list[Any]) -> int | None:
-    """1-based line of the node at ``path`` in a YAML document (the deepest node that exists)."""
-    import yaml
-
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if getattr(k, "value", None) == str(part)), None)
-            if match is None:
-                break
-            key = next(k for k, v in node.value if v is match)
-            line = key.start_mark.line + 1
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line

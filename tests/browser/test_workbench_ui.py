@@ -1,30 +1,45 @@
 """A new learner in real JupyterLab: finds the Workbench sidebar, starts the prompting playbook, runs it.
 
+The walk-through of issue #9: open the lab, open the sidebar, see the catalog (and no manager report), start the
+prompting playbook, run its cells, use Task 1's playground widget (own prompt, Run, streamed reply and metrics),
+run the task cell that checks that run, and see the task checked and the progress updated; the widget's run is
+recorded as a generation of the task in the telemetry store. A screenshot is kept in test-artifacts/.
+
 Also the unhappy paths a learner meets: an unknown playbook, a corrupted progress record, a server restart.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from wb_lab import KERNEL_READY, screenshot
+
+from workbench.telemetry import open_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PB = "prompting-fundamentals"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"  # git-ignored
-KERNEL_READY = """() => {
-  const w = window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
-}"""
+MY_QUESTION = "My laptop will not start after the update."
 
 
 def open_sidebar(page: Page) -> None:
     page.locator('.jp-SideBar li[data-id="workbench-sidebar"]').click()
     expect(page.locator("#workbench-sidebar")).to_be_visible()
+
+
+def run_through(page: Page, marker: str, *, above: bool = True) -> None:
+    """Run the code cell whose source contains ``marker`` (and, with ``above``, every cell before it)."""
+    page.evaluate("""async ([marker, above]) => {
+      const panel = window.jupyterapp.shell.currentWidget;
+      const index = panel.content.widgets.findIndex(
+        c => c.model.type === 'code' && c.model.sharedModel.getSource().includes(marker));
+      if (index < 0) { throw new Error('no cell contains ' + marker); }
+      panel.content.activeCellIndex = index;
+      if (above) { await window.jupyterapp.commands.execute('notebook:run-all-above'); }
+      await window.jupyterapp.commands.execute('notebook:run-cell');
+    }""", [marker, above])
 
 
 def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page, lab_server: Any) -> None:
@@ -56,26 +71,45 @@ def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page,
     checklist = sidebar.locator(".wb-Checklist")
     expect(checklist.locator(".wb-Task")).to_have_count(7, timeout=30000)
     expect(sidebar.locator(".wb-ProgressText")).to_contain_text("0 / 7")
+    expect(sidebar.locator(".wb-ReportSection")).to_be_hidden()  # a learner, not a manager: no team report
 
-    page.wait_for_function(KERNEL_READY, timeout=90000)
-    # Run the notebook from the top through the first task's cell, as a learner would (Shift+Enter each).
-    page.evaluate("""async () => {
-      const panel = window.jupyterapp.shell.currentWidget;
-      const cells = panel.content.widgets;
-      const last = cells.findIndex(c => c.model.type === 'code' && c.model.sharedModel.getSource()
-        .includes('with task("first-generation")'));
-      panel.content.activeCellIndex = last;
-      await window.jupyterapp.commands.execute('notebook:run-all-above');
-      await window.jupyterapp.commands.execute('notebook:run-cell');
-    }""")
+    page.wait_for_function(KERNEL_READY, timeout=120000)
+    # Run the notebook from the top through Task 1's playground cell, as a learner would (Shift+Enter each).
+    run_through(page, "PlaygroundWidget(")
+    playground = notebook.locator(".wb-playground")
+    expect(playground).to_be_visible(timeout=120000)
     first = checklist.locator('.wb-Task[data-task-id="first-generation"]')
-    expect(first).to_have_attribute("data-status", "completed", timeout=100000)
+    expect(first).to_have_attribute("data-status", "not_started")
+
+    # Use the widget: type a question of one's own, press Run, watch the reply and its numbers arrive.
+    prompt = playground.locator("textarea.wb-prompt")
+    expect(prompt).to_have_value("How do I add a printer?")
+    prompt.fill(MY_QUESTION)
+    prompt.press("Tab")  # a change event writes the trait back to the kernel
+    playground.locator("button.wb-run").click()
+    expect(playground.locator(".wb-status")).to_have_text("done", timeout=120000)
+    expect(playground.locator(".wb-output")).not_to_be_empty()
+    expect(playground.locator(".wb-metrics")).to_contain_text("TTFT")
+    expect(playground.locator(".wb-history-item")).to_have_count(1)  # the run is in the widget's history
+    expect(first).to_have_attribute("data-status", "not_started")  # trying is not finishing: the task cell checks
+
+    # The task cell reads the learner's own playground run and checks it.
+    run_through(page, 'with task("first-generation")', above=False)
+    expect(first).to_have_attribute("data-status", "completed", timeout=120000)
     expect(first.locator(".wb-TaskGlyph")).to_have_text("✓")
     expect(sidebar.locator(".wb-ProgressText")).to_contain_text("1 / 7")
+    expect(sidebar.locator(".wb-Bar")).to_have_attribute("aria-valuenow", "14")
     expect(checklist.locator('.wb-Task[data-task-id="chat-messages"]')).to_have_attribute("data-status", "not_started")
-    expect(notebook.locator(".jp-OutputArea-output", has_text="✓").first).to_be_visible()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "workbench-sidebar-progress.png"))
+    task_output = notebook.locator(".jp-OutputArea-output", has_text="your playground run")
+    expect(task_output).to_contain_text("✓ the model generated tokens in your playground run")
+    expect(task_output).to_contain_text(repr(MY_QUESTION))
+    task_output.scroll_into_view_if_needed()  # the task's checks, under the widget's run
+    screenshot(page, "workbench-sidebar-progress.png")
+
+    # The widget's run was recorded as a generation of Task 1, under the learner's pseudonym.
+    with open_store(lab_server.store_url) as store:
+        runs = store.query(kind="generation", task="first-generation", learner=lab_server.learner, playbook=PB)
+    assert any(MY_QUESTION in str(e.attributes.get("prompt_redacted", "")) for e in runs), runs
 
     # The notebook lives in the learner's workspace, with their (pseudonymous) context injected.
     assert (lab_server.root / "workbench" / PB / f"{PB}.ipynb").is_file()
@@ -107,5 +141,5 @@ def test_bad_input_and_a_server_restart_show_clear_messages(page: Page, lab_serv
     lab_server.start()
     expect(message).to_contain_text("Reconnected", timeout=60000)
     expect(sidebar.locator(".wb-Checklist .wb-Task")).to_have_count(7)
-    page.screenshot(path=str(ARTIFACTS / "workbench-after-restart.png"))
+    screenshot(page, "workbench-after-restart.png")
     page.wb_errors.clear()  # errors JupyterLab itself logs while its server is down are expected here

@@ -7,122 +7,33 @@ lab extension plus ``workbench/widgets/static/playground.js``: no Workbench lab 
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from wb_lab import Lab, lab_page, make_lab, new_notebook, run_in_last_cell, running, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-]  # fmt: skip
-TOKEN = "playground-test-token"
-KERNEL_READY = """() => {
-  const w = window.jupyterapp.shell.currentWidget;
-  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!k && k.connectionStatus === 'connected' && k.status === 'idle';
-}"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
-def lab_url(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed (apt-get install chromium)")
-    import httpx
-
-    base = tmp_path_factory.mktemp("playground-lab")
-    root, state = base / "root", base / "state"
-    root.mkdir()
-    notif = state / "settings" / "@jupyterlab" / "apputils-extension"
-    notif.mkdir(parents=True)
-    (notif / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
-    env = dict(
-        os.environ,
-        JUPYTER_CONFIG_DIR=str(state / "config"),
-        JUPYTER_RUNTIME_DIR=str(state / "runtime"),
-        JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"),
-        JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
-        WORKBENCH_DATA_DIR=str(base / "data"),
-        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    )
-    port = _free_port()
-    log = (state / "lab.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=root,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/api/status", params={"token": TOKEN}, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError((state / "lab.log").read_text()[-4000:])
-        time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+def lab(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[Lab]:
+    """A plain lab (no Workbench lab extension: the widget renders through anywidget's)."""
+    with running(make_lab(tmp_path_factory.mktemp("playground-lab"), workbench=False)) as lab:
+        yield lab
 
 
 @pytest.fixture
-def page(lab_url: str, chromium_browser: Any) -> Iterator[Any]:
-    ctx = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{lab_url}/lab?reset&token={TOKEN}")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=120000)
-    page.locator(".jp-Launcher").wait_for(timeout=120000)
-    yield page
-    page.evaluate("() => window.jupyterapp.serviceManager.sessions.shutdownAll()")
-    ctx.close()
-    assert not errors, errors
+def page(lab: Lab, chromium_browser: Any) -> Iterator[Any]:
+    with lab_page(chromium_browser, lab, height=1000) as page:
+        yield page
 
 
-def run_in_last_cell(page: Any, code: str) -> None:
-    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").last.locator(".cm-content").click()
-    page.keyboard.press("Control+a")
-    page.keyboard.insert_text(code)
-    page.keyboard.press("Shift+Enter")
-
-
-def test_streamed_output_and_comparison_in_the_browser(page: Any, tmp_path: Path) -> None:
+def test_streamed_output_and_comparison_in_the_browser(page: Any) -> None:
     from playwright.sync_api import expect
 
-    page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
-    page.wait_for_function(KERNEL_READY, timeout=120000)
-    nb = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    nb = new_notebook(page)
     run_in_last_cell(
         page,
         "from workbench.widgets.playground import PlaygroundWidget\n"
@@ -165,4 +76,4 @@ def test_streamed_output_and_comparison_in_the_browser(page: Any, tmp_path: Path
 
     run_in_last_cell(page, "print('PYSTATE', w.status, len(w.history), [r['status'] for r in w.comparison])")
     expect(nb.locator(".jp-OutputArea-output", has_text="PYSTATE done 3 ['ok', 'ok']")).to_be_visible(timeout=60000)
-    page.screenshot(path=str(tmp_path / "playground.png"))
+    screenshot(page, "playground-widget.png")

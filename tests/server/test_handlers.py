@@ -21,6 +21,7 @@ ROUTES = [
     ("GET", "/workbench/api/progress"),
     ("GET", "/workbench/api/skills"),
     ("GET", "/workbench/api/report"),
+    ("GET", "/workbench/api/report/evidence?team=all&skill=prompting"),
 ]
 
 
@@ -98,6 +99,51 @@ def test_manager_report_is_role_gated(team_server: Server) -> None:
         report = boss.get("/workbench/api/report")
         assert report.status_code == 200, report.text
         assert report.json()["summary"]["scope"] == "manager"
+
+
+def test_manager_report_table_suppresses_small_teams_and_drills_down(team_server: Server) -> None:
+    from workbench.skills import generate_cohort, load_cohort_spec
+    from workbench.telemetry import is_pseudonym
+
+    # The demo cohort, smaller: two regular teams (>= 6 people) and a 3-person team below the threshold of 5.
+    cohort = generate_cohort(f"sqlite:///{team_server.data_dir}/telemetry.db", load_cohort_spec("demo-cohort"),
+                             learners=30)
+    sizes: dict[str, int] = {}
+    for person in cohort.roster:
+        sizes[person["team"]] = sizes.get(person["team"], 0) + 1
+    assert sizes["small-team"] == 3 and min(n for t, n in sizes.items() if t != "small-team") >= 5
+    big = max(sizes, key=sizes.__getitem__)
+    evidence = "/workbench/api/report/evidence"
+    with team_server.client("tok-boss") as boss, team_server.client("tok-ana") as ana:
+        data = boss.get("/workbench/api/report").json()
+        # (Other tests' learners without a team form a suppressed "(no team)" group too.)
+        assert "small-team" in data["suppressed_teams"] and big not in data["suppressed_teams"]
+        assert data["suppressed_label"] == "suppressed (n<5)"
+        assert set(data["skill_names"]) == set(data["skills"]) and data["all_team"] == "all"
+        rows = {(r["team"], r["skill"]): r for r in data["teams"]}
+        assert {t for t, _ in rows} >= {big, "small-team", "all"}
+        small = [r for (t, _), r in rows.items() if t == "small-team"]
+        assert small and all(r["suppressed"] and r["level"] is None and r["reason"] == "team" for r in small)
+        shown = [r for (t, _), r in rows.items() if t == big and not r["suppressed"]]
+        assert shown and all(isinstance(r["level"], float) and r["learners"] >= 5 for r in shown)
+
+        skill = shown[0]["skill"]
+        cell = boss.get(evidence, params={"team": big, "skill": skill, "limit": 5}).json()
+        assert cell["suppressed"] is False and cell["skill_name"] == data["skill_names"][skill]
+        assert cell["n"] > 5 and len(cell["items"]) == 5
+        first = cell["items"][0]
+        assert {"event_id", "time", "learner", "playbook", "task", "outcome"} <= set(first)
+        assert all(is_pseudonym(i["learner"]) for i in cell["items"])
+        assert [i["time"] for i in cell["items"]] == sorted((i["time"] for i in cell["items"]), reverse=True)
+
+        hidden = boss.get(evidence, params={"team": "small-team", "skill": skill}).json()
+        assert hidden["suppressed"] is True and hidden["items"] == [] and hidden["n"] == 0
+        assert boss.get(evidence, params={"team": "nope", "skill": skill}).status_code == 404
+        assert boss.get(evidence, params={"team": big, "skill": "nope"}).status_code == 404
+        assert _error(boss.get(evidence, params={"team": big})).get("error") == "invalid"
+        assert boss.get(evidence, params={"team": big, "skill": skill, "limit": "x"}).status_code == 400
+        refused = ana.get(evidence, params={"team": big, "skill": skill})
+        assert refused.status_code == 403 and "manager_users" in _error(refused)["hint"]
 
 
 def test_catalog_filters_by_skill_and_role(team_server: Server) -> None:

@@ -2,15 +2,16 @@
 
 Routes (all ``@tornado.web.authenticated``; mutating verbs are XSRF-checked by jupyter_server, never disabled):
 
-================================================  ==========================================================
-``GET  /workbench/api/me``                        who the server thinks you are (pseudonym, manager or not)
-``GET  /workbench/api/catalog?skill=&role=``      playbooks, filtered by skill id and/or role id
-``POST /workbench/api/playbooks/<id>/start``      start or resume: materialise the notebook in your workspace
-``GET  /workbench/api/playbooks/<id>/progress``   your task checklist for one playbook
-``GET  /workbench/api/progress[?learner=]``       your progress in every playbook (only your own)
-``GET  /workbench/api/skills``                    your skills (levels, gaps against your role)
-``GET  /workbench/api/report[?team=&role=]``      the manager's skills-gap report (``WorkbenchApp.manager_users``)
-================================================  ==========================================================
+======================================================  ================================================================
+``GET  /workbench/api/me``                              who the server thinks you are (pseudonym, manager or not)
+``GET  /workbench/api/catalog?skill=&role=``            playbooks, filtered by skill id and/or role id
+``POST /workbench/api/playbooks/<id>/start``            start or resume: materialise the notebook in your workspace
+``GET  /workbench/api/playbooks/<id>/progress``         your task checklist for one playbook
+``GET  /workbench/api/progress[?learner=]``             your progress in every playbook (only your own)
+``GET  /workbench/api/skills``                          your skills (levels, gaps against your role)
+``GET  /workbench/api/report[?team=&role=]``            the manager's skills-gap report (``WorkbenchApp.manager_users``)
+``GET  /workbench/api/report/evidence?team=&skill=``    the evidence behind one team x skill cell (managers only)
+======================================================  ================================================================
 
 Errors are JSON ``{"error", "message", "hint"}`` with the HTTP status.
 

@@ -82,6 +82,7 @@ class WorkbenchApp(ExtensionApp):
                 (url_path_join(base, "progress"), h.ProgressHandler),
                 (url_path_join(base, "skills"), h.SkillsHandler),
                 (url_path_join(base, "report"), h.ReportHandler),
+                (url_path_join(base, "report", "evidence"), h.ReportEvidenceHandler),
             ]
         )
 

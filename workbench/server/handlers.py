@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -318,13 +320,61 @@ class SkillsHandler(WorkbenchHandler):
         self.reply(await self.blocking(_skills, self.learner))
 
 
-def _report(team: str | None, role: str | None) -> dict[str, Any]:
-    from workbench.skills import build_report
+#: Seconds a computed manager report may be reused (the table and its drill-downs read the same report).
+REPORT_TTL_S = 60.0
+_reports: dict[tuple[str | None, str | None], tuple[float, int, Any]] = {}
+_reports_lock = threading.Lock()
 
+
+def _manager_report(team: str | None, role: str | None) -> Any:
+    """The manager's :class:`~workbench.skills.report.SkillsReport`.
+
+    Reused for up to ``REPORT_TTL_S`` seconds while the store's event count is unchanged (the store is
+    append-only, so a new event means a new report), so that drilling into cells does not recompute it.
+    """
+    from workbench.skills import build_report
+    from workbench.telemetry import open_store
+
+    with open_store() as store:
+        stamp = store.count()
+    key = (team, role)
+    now = time.monotonic()
+    with _reports_lock:
+        for old in [k for k, (t, _, _) in _reports.items() if now - t > REPORT_TTL_S]:
+            del _reports[old]
+        hit = _reports.get(key)
+    if hit is not None and hit[1] == stamp:
+        return hit[2]
     report = build_report(team=team, role=role)
-    keep = ["team", "skill", "level", "gap", "team_size", "suppressed"]
+    with _reports_lock:
+        _reports[key] = (time.monotonic(), stamp, report)
+    return report
+
+
+def _report(team: str | None, role: str | None) -> dict[str, Any]:
+    from workbench.skills.report import ALL, suppressed_label
+
+    report = _manager_report(team, role)
+    keep = ["team", "skill", "level", "target", "gap", "team_size", "learners", "suppressed", "reason"]
     teams = [{k: r[k] for k in keep if k in r} for r in _frame_records(report.teams)]
-    return {"summary": report.summary(), "teams": teams, "skills": [s.id for s in report.taxonomy.skills]}
+    return {
+        "summary": report.summary(),
+        "teams": teams,
+        "skills": [s.id for s in report.taxonomy.skills],
+        "skill_names": {s.id: s.name for s in report.taxonomy.skills},
+        "all_team": ALL,
+        "min_group_size": report.min_group_size,
+        "suppressed_label": suppressed_label(report.min_group_size),
+        "suppressed_teams": report.suppressed_teams,
+    }
+
+
+def _refuse_non_manager(handler: WorkbenchHandler) -> None:
+    if not handler.wb.is_manager(handler.current_user):
+        raise ApiError(
+            403, "forbidden", "the skills-gap report is for managers",
+            "ask an administrator to add your user name to c.WorkbenchApp.manager_users",
+        )
 
 
 class ReportHandler(WorkbenchHandler):
@@ -333,11 +383,54 @@ class ReportHandler(WorkbenchHandler):
     @web.authenticated
     async def get(self) -> None:
         """Reply with the report summary and the team x skill table (small groups suppressed)."""
-        if not self.wb.is_manager(self.current_user):
-            raise ApiError(
-                403, "forbidden", "the skills-gap report is for managers",
-                "ask an administrator to add your user name to c.WorkbenchApp.manager_users",
-            )
+        _refuse_non_manager(self)
         team = self.get_query_argument("team", None) or None
         role = self.get_query_argument("role", None) or None
         self.reply(await self.blocking(_report, team, role))
+
+
+def _evidence(team: str, skill: str, role: str | None, limit: int) -> dict[str, Any]:
+    from workbench.skills.report import ALL, suppressed_label
+
+    report = _manager_report(None, role)
+    names = {s.id: s.name for s in report.taxonomy.skills}
+    if skill not in names:
+        raise NotFoundError(f"unknown skill '{skill}'", field="skill", hint=f"use one of: {', '.join(names)}")
+    known = set(report.learners["team"]) | {ALL} if not report.learners.empty else {ALL}
+    if team not in known:
+        raise NotFoundError(f"unknown team '{team}'", field="team", hint="pick a team from the report table")
+    cell = report.teams.loc[(report.teams["team"] == team) & (report.teams["skill"] == skill)]
+    suppressed = team in report.suppressed_teams or (not cell.empty and bool(cell["suppressed"].iloc[0]))
+    items = [] if suppressed else report.drilldown(team, skill, view="teams", limit=None)
+    return {
+        "team": team,
+        "skill": skill,
+        "skill_name": names[skill],
+        "suppressed": suppressed,
+        "suppressed_label": suppressed_label(report.min_group_size),
+        "n": len(items),
+        "items": items[:limit],
+    }
+
+
+class ReportEvidenceHandler(WorkbenchHandler):
+    """``GET /workbench/api/report/evidence?team=&skill=``: the evidence behind one team x skill cell (managers).
+
+    Suppressed teams and cells answer ``suppressed: true`` with no items: a drill-down must not undo the
+    suppression of the table.
+    """
+
+    @web.authenticated
+    async def get(self) -> None:
+        """Reply with the cell's newest evidence items (``limit``, default 20) and their total count."""
+        _refuse_non_manager(self)
+        team = self.get_query_argument("team", None)
+        skill = self.get_query_argument("skill", None)
+        if not team or not skill:
+            raise ApiError(400, "invalid", "team and skill are required", "GET report/evidence?team=T&skill=S")
+        try:
+            limit = max(1, min(200, int(self.get_query_argument("limit", "20"))))
+        except ValueError:
+            raise ApiError(400, "invalid", "limit must be a whole number", "e.g. limit=20") from None
+        role = self.get_query_argument("role", None) or None
+        self.reply(await self.blocking(_evidence, team, skill, role, limit))

@@ -284,7 +284,11 @@ class RagWidget(anywidget.AnyWidget):
             self.prompt = result["prompt"]
             self.answer = result["answer"]
             self.citations = list(result["citations"])
-            self.sources = [{k: v for k, v in s.items() if k != "text"} for s in result["sources"]]
+            # Citations are page ids; `cited` says which numbered source (chunk) the answer itself cites.
+            numbers = set(result.get("cited_numbers", []))
+            self.sources = [
+                {**{k: v for k, v in s.items() if k != "text"}, "cited": s["n"] in numbers} for s in result["sources"]
+            ]
             return result
 
         return self._step("generating", work)  # type: ignore[no-any-return]

@@ -50,6 +50,51 @@ interface IStart {
   notices: string[];
 }
 
+/** One team x skill cell of the manager report (GET /workbench/api/report). */
+interface IReportCell {
+  team: string;
+  skill: string;
+  level: number | null;
+  target: number | null;
+  gap: number | null;
+  team_size: number | null;
+  learners: number | null;
+  suppressed: boolean;
+  reason: string;
+}
+
+interface IReport {
+  summary: any;
+  teams: IReportCell[];
+  skills: string[];
+  skill_names: Record<string, string>;
+  all_team: string;
+  min_group_size: number;
+  suppressed_label: string;
+  suppressed_teams: string[];
+}
+
+/** The evidence behind one cell (GET /workbench/api/report/evidence). */
+interface IEvidence {
+  team: string;
+  skill: string;
+  skill_name: string;
+  suppressed: boolean;
+  suppressed_label: string;
+  n: number;
+  items: {
+    event_id: string;
+    time: string | null;
+    learner: string;
+    playbook: string | null;
+    task: string | null;
+    source: string | null;
+    scorer: string | null;
+    criterion: string | null;
+    outcome: number | null;
+  }[];
+}
+
 interface IMe {
   learner: string;
   name: string;
@@ -120,10 +165,12 @@ export class WorkbenchSidebar extends Widget {
     this.currentNode = el('div', { className: 'wb-Current' });
     this.skillsNode = el('div', { className: 'wb-Skills' });
     this.reportNode = el('div', { className: 'wb-Report' });
+    const reportRefresh = el('button', { className: 'wb-Button wb-RefreshReport', text: 'Refresh' });
+    reportRefresh.addEventListener('click', () => void this.refreshReport());
     this.reportSection = el(
       'section',
       { className: 'wb-Section wb-ReportSection', attrs: { hidden: '' } },
-      el('h3', { text: 'Team skills-gap report' }),
+      el('h3', { text: 'Team skills-gap report ' }, reportRefresh),
       this.reportNode
     );
     const skillsRefresh = el('button', { className: 'wb-Button wb-RefreshSkills', text: 'Refresh' });
@@ -250,26 +297,176 @@ export class WorkbenchSidebar extends Widget {
     }
   }
 
+  /** The manager's view: teams x skills heatmap (small groups suppressed), largest gaps, drill-down. */
   async refreshReport(): Promise<void> {
     try {
-      const data = await requestAPI<{ summary: any; teams: any[] }>('report');
+      const data = await requestAPI<IReport>('report');
       this.reportNode.replaceChildren();
-      const gaps: any[] = data.summary.largest_gaps || [];
+      const counts = data.summary.counts || {};
       this.reportNode.append(
-        el('p', { text: `${data.summary.counts.learners ?? 0} learners, ${data.summary.counts.events ?? 0} events.` })
+        el('p', { className: 'wb-ReportCounts', text: `${counts.learners ?? 0} learners, ${counts.events ?? 0} events.` })
       );
       for (const message of data.summary.messages || []) {
         this.reportNode.append(el('p', { className: 'wb-Note', text: message }));
       }
+      if (data.teams.length) {
+        this.reportNode.append(
+          el('p', {
+            className: 'wb-Legend',
+            text: 'Mean level (0-4) per team and skill; red: below the role target, green: at or above it. ' +
+              `Teams under ${data.min_group_size} people are ${data.suppressed_label}. Click a cell for its evidence.`
+          }),
+          el('div', { className: 'wb-HeatmapBox' }, this.renderHeatmap(data))
+        );
+      }
+      this.drillNode = el('div', { className: 'wb-Drill', attrs: { 'aria-live': 'polite' } });
+      this.reportNode.append(this.drillNode);
+      const gaps: any[] = data.summary.largest_gaps || [];
       if (gaps.length) {
         const list = el('ol', { className: 'wb-Gaps' });
         for (const g of gaps) {
-          list.append(el('li', { text: `${g.skill}: mean gap ${g.mean_gap} (level ${g.mean_level})` }));
+          const name = data.skill_names[g.skill] || g.skill;
+          list.append(el('li', { text: `${name}: mean gap ${g.mean_gap} (level ${g.mean_level})` }));
         }
         this.reportNode.append(el('p', { text: 'Largest gaps across teams:' }), list);
       }
     } catch (error) {
       this.showError(error, 'The team report could not be loaded');
+    }
+  }
+
+  /** Skills (rows) x teams (columns): fits the narrow sidebar better than teams x skills. */
+  private renderHeatmap(data: IReport): HTMLTableElement {
+    const teams: string[] = [];
+    const cells = new Map<string, IReportCell>();
+    for (const row of data.teams) {
+      if (!teams.includes(row.team)) {
+        teams.push(row.team);
+      }
+      cells.set(`${row.team}\u0000${row.skill}`, row);
+    }
+    const suppressedTeams = new Set(data.suppressed_teams);
+    const label = (team: string) => (team === data.all_team ? 'all teams' : team);
+    const head = el('tr', {}, el('th', { text: 'Skill' }));
+    for (const team of teams) {
+      const size = data.teams.find(r => r.team === team && r.team_size !== null)?.team_size;
+      const sub = suppressedTeams.has(team) ? data.suppressed_label : size ? `n=${size}` : '';
+      head.append(
+        el(
+          'th',
+          {
+            className: suppressedTeams.has(team) ? 'wb-HeatTeam wb-Suppressed' : 'wb-HeatTeam',
+            attrs: { 'data-team': team, scope: 'col' }
+          },
+          el('span', { className: 'wb-HeatTeamName', text: label(team) }),
+          el('small', { text: sub })
+        )
+      );
+    }
+    const body = el('tbody');
+    for (const skill of data.skills) {
+      const name = data.skill_names[skill] || skill;
+      const tr = el('tr', { attrs: { 'data-skill': skill } }, el('th', { text: name, attrs: { scope: 'row' } }));
+      for (const team of teams) {
+        tr.append(this.heatCell(cells.get(`${team}\u0000${skill}`), team, skill, name, label(team), data.suppressed_label));
+      }
+      body.append(tr);
+    }
+    return el('table', { className: 'wb-Heatmap' }, el('thead', {}, head), body);
+  }
+
+  private heatCell(
+    row: IReportCell | undefined,
+    team: string,
+    skill: string,
+    skillName: string,
+    teamLabel: string,
+    suppressedLabel: string
+  ): HTMLTableCellElement {
+    const attrs: Record<string, string> = { 'data-team': team, 'data-skill': skill };
+    if (!row) {
+      return el('td', { className: 'wb-HeatCell wb-NoEvidence', text: '·', attrs: { ...attrs, title: `${teamLabel} · ${skillName}: no evidence` } });
+    }
+    if (row.suppressed || row.level === null) {
+      const why = row.suppressed ? suppressedLabel : 'no evidence';
+      return el('td', {
+        className: 'wb-HeatCell wb-Suppressed',
+        text: '–',
+        attrs: { ...attrs, 'data-suppressed': 'true', title: `${teamLabel} · ${skillName}: ${why}` }
+      });
+    }
+    const fmt = (v: number | null) => (v === null || v === undefined ? '–' : v.toFixed(1));
+    const title =
+      `${teamLabel} · ${skillName}: level ${fmt(row.level)}, target ${fmt(row.target)}, gap ${fmt(row.gap)}` +
+      (row.learners ? ` · ${row.learners} learners` : '');
+    const cell = el('td', {
+      className: 'wb-HeatCell',
+      text: fmt(row.level),
+      attrs: { ...attrs, 'data-level': String(row.level), title, tabindex: '0', role: 'button' }
+    });
+    if (row.gap !== null && row.gap !== undefined) {
+      cell.dataset.gap = String(row.gap);
+      cell.style.background =
+        row.gap > 0
+          ? `rgba(214, 39, 40, ${(0.15 + 0.55 * Math.min(row.gap / 2, 1)).toFixed(2)})`
+          : 'rgba(44, 160, 44, 0.35)';
+    }
+    const open = () => void this.drill(cell, team, skill, teamLabel);
+    cell.addEventListener('click', open);
+    cell.addEventListener('keydown', event => {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        open();
+      }
+    });
+    return cell;
+  }
+
+  /** The evidence behind one heatmap cell, newest first. */
+  private async drill(cell: HTMLElement, team: string, skill: string, teamLabel: string): Promise<void> {
+    for (const selected of Array.from(this.reportNode.querySelectorAll('.wb-HeatCell.wb-Selected'))) {
+      selected.classList.remove('wb-Selected');
+    }
+    cell.classList.add('wb-Selected');
+    const drill = this.drillNode;
+    drill.dataset.team = team;
+    drill.dataset.skill = skill;
+    drill.replaceChildren(el('p', { className: 'wb-Empty', text: 'Loading the evidence…' }));
+    try {
+      const query = new URLSearchParams({ team, skill });
+      const data = await requestAPI<IEvidence>('report/evidence?' + query.toString());
+      const close = el('button', { className: 'wb-Button wb-CloseDrill', text: 'Close', attrs: { 'aria-label': 'Close the evidence' } });
+      close.addEventListener('click', () => {
+        drill.replaceChildren();
+        cell.classList.remove('wb-Selected');
+      });
+      const shown = data.items.length < data.n ? ` (latest ${data.items.length})` : '';
+      drill.replaceChildren(
+        el('div', { className: 'wb-DrillTitle', text: `${teamLabel} · ${data.skill_name}: ${data.n} evidence items${shown}` }, close)
+      );
+      if (data.suppressed) {
+        drill.append(el('p', { className: 'wb-Note', text: `${data.suppressed_label}: no drill-down for small groups.` }));
+        return;
+      }
+      const table = el('table', { className: 'wb-EvidenceTable' });
+      table.append(el('tr', {}, el('th', { text: 'When' }), el('th', { text: 'Playbook · task' }), el('th', { text: 'Evidence' }), el('th', { text: 'Score' })));
+      for (const item of data.items) {
+        const what = [item.source, item.scorer, item.criterion].filter(Boolean).join(' · ');
+        table.append(
+          el(
+            'tr',
+            { className: 'wb-EvidenceItem', attrs: { 'data-event-id': item.event_id, title: `learner ${item.learner}` } },
+            el('td', { text: item.time ? item.time.slice(0, 10) : '–' }),
+            el('td', { text: [item.playbook, item.task].filter(Boolean).join(' · ') || '–' }),
+            el('td', { text: what || '–' }),
+            el('td', { text: item.outcome === null || item.outcome === undefined ? '–' : item.outcome.toFixed(2) })
+          )
+        );
+      }
+      drill.append(table);
+    } catch (error) {
+      drill.replaceChildren();
+      this.showError(error, 'The evidence could not be loaded');
     }
   }
 
@@ -454,6 +651,7 @@ export class WorkbenchSidebar extends Widget {
   private readonly skillsNode: HTMLDivElement;
   private readonly reportNode: HTMLDivElement;
   private readonly reportSection: HTMLElement;
+  private drillNode: HTMLDivElement = document.createElement('div');
   private currentId: string | null = null;
   private me: IMe | null = null;
   private pendingRole: string | null = null;

@@ -157,9 +157,20 @@ function render({ model, el }) {
       `embedder ${i.embedder}` + ((i.skipped || []).length ? `, ${i.skipped.length} skipped` : "");
   }
 
+  // A retrieved chunk is cited when the answer cites its number; several chunks of one page are told apart.
+  function citedChunk() {
+    const sources = model.get("sources") || [];
+    if (sources.length && sources.every((s) => typeof s.cited === "boolean")) {
+      const keys = new Set(sources.filter((s) => s.cited).map((s) => `${s.source}#${s.chunk_id}`));
+      return (source, chunkId) => keys.has(`${source}#${chunkId}`);
+    }
+    const pages = new Set(model.get("citations") || []);  // older state: page ids only
+    return (source) => pages.has(source);
+  }
+
   function renderHits() {
-    const cited = new Set(model.get("citations") || []);
-    hits.replaceChildren(...(model.get("hits") || []).map((hit) => h("li", { class: cited.has(hit.source) ? "wb-hit wb-cited" : "wb-hit" }, [
+    const isCited = citedChunk();
+    hits.replaceChildren(...(model.get("hits") || []).map((hit) => h("li", { class: isCited(hit.source, hit.chunk_id) ? "wb-hit wb-cited" : "wb-hit" }, [
       h("div", { class: "wb-hit-head" }, [
         h("span", { class: "wb-hit-source" }, [hit.source]),
         h("span", { class: "wb-hit-score" }, [`score ${fmt(hit.score, 4)} · dense ${fmt(hit.dense_score)} · BM25 ${fmt(hit.bm25_score, 2)}`]),
@@ -172,11 +183,13 @@ function render({ model, el }) {
   function renderAnswer() {
     prompt.textContent = model.get("prompt") || "";
     const sources = model.get("sources") || [];
-    const cited = new Set(model.get("citations") || []);
+    const isCited = citedChunk();
     answer.replaceChildren(
       h("p", { class: "wb-answer-text" }, [model.get("answer") || ""]),
-      h("ol", { class: "wb-answer-sources" }, sources.map((s) =>
-        h("li", { class: cited.has(s.source) ? "wb-cited" : "" }, [`[${s.n}] ${s.source}` + (cited.has(s.source) ? " (cited)" : "")]))),
+      h("ol", { class: "wb-answer-sources" }, sources.map((s) => {
+        const cited = isCited(s.source, s.chunk_id);
+        return h("li", { class: cited ? "wb-cited" : "" }, [`[${s.n}] ${s.source}` + (cited ? " (cited)" : "")]);
+      })),
     );
   }
 

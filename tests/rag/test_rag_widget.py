@@ -79,6 +79,9 @@ def test_headless_build_search_ask_and_evaluate(widget: RagWidget) -> None:
         widget.citations == [result["sources"][0]["source"]] and "Question: How do I parse" in widget.prompt
     )
     assert widget.sources[0]["n"] == 1 and "text" not in widget.sources[0]
+    # Only the numbered source the answer cites is marked, even when other chunks come from the same page.
+    assert [s["cited"] for s in widget.sources] == [s["n"] == 1 for s in widget.sources]
+    assert len(widget.sources) > 1
 
     widget.mode = "bm25"
     assert widget.search("gzip")[0]["source"] == "notes/compression.txt"

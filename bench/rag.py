@@ -143,11 +143,9 @@ def run(
     questions = load_questions(questions_file, known_sources=[d.source for d in docs])
     queries = [q.question for q in questions]
 
-    # Shared work, timed once: chunk vectors and (for the retrieval-only figure) query vectors.
+    # Shared work: chunk vectors (timed once) and, for the retrieval-only figure, query vectors.
     vectors, embed_chunks_s = _chunk_vectors(emb, texts, use_cache=cache)
-    t = time.perf_counter()
     query_vectors = np.asarray(emb.embed_documents(queries), dtype=np.float32)
-    embed_queries_s = time.perf_counter() - t
 
     class Lookup(Embeddings):
         """Serves the precomputed vectors (embedding excluded); falls back to the real model."""
@@ -179,16 +177,10 @@ def run(
     ]
 
     # ---------------------------------------------------------------------------------------------- build
-    t = time.perf_counter()
-    ours = RagIndex(
-        embedder=emb,
-        chunking=chunking,
-        source_root=corpus,
-        chunks=chunks,
-        vectors=vectors,
-        documents={},
-    )
-    ours_build_s = time.perf_counter() - t
+    def build_ours() -> Any:
+        return RagIndex(
+            embedder=emb, chunking=chunking, source_root=corpus, chunks=chunks, vectors=vectors, documents={}
+        )
 
     def build_langchain(embeddings: Embeddings) -> Any:
         faiss_store = FAISS.from_embeddings(
@@ -203,9 +195,14 @@ def run(
             id_key="chunk_id",
         )
 
-    t = time.perf_counter()
-    ensemble = build_langchain(lookup)
-    lc_build_s = time.perf_counter() - t
+    ours_build_s = lc_build_s = float("inf")
+    for _ in range(repeat):  # interleaved; the best of each side counts
+        t = time.perf_counter()
+        ours = build_ours()
+        ours_build_s = min(ours_build_s, time.perf_counter() - t)
+        t = time.perf_counter()
+        ensemble = build_langchain(lookup)
+        lc_build_s = min(lc_build_s, time.perf_counter() - t)
     ensemble_live = build_langchain(live)
 
     # ------------------------------------------------------------------------------------- retrieval only
@@ -224,11 +221,16 @@ def run(
     # --------------------------------------------------------------------------------------- end to end
     ours.search_batch(queries[:1], depth)
     ensemble_live.invoke(queries[0])
-    ours_e2e_s = lc_e2e_loop_s = lc_e2e_batch_s = float("inf")
+    ours_e2e_s = embed_queries_s = lc_e2e_loop_s = lc_e2e_batch_s = float("inf")
     for _ in range(repeat):
+        # search_batch(queries) embeds then retrieves; done in two calls here to time the shared encoder's part
+        # of the same pass (it bounds the end-to-end ratio).
         t = time.perf_counter()
-        ours.search_batch(queries, depth, fetch_k=depth)
+        pass_vectors = ours.embed_queries(queries)
+        embedded = time.perf_counter()
+        ours.search_batch(queries, depth, fetch_k=depth, query_vectors=pass_vectors)
         ours_e2e_s = min(ours_e2e_s, time.perf_counter() - t)
+        embed_queries_s = min(embed_queries_s, embedded - t)
         t = time.perf_counter()
         for q in queries:
             ensemble_live.invoke(q)
@@ -308,7 +310,7 @@ def report(r: dict[str, Any]) -> str:
             else f"took {r['embed_chunks_s']:.1f} s"
         )
         + " (excluded from both build times); "
-        f"embedding all queries in one batch took {r['embed_queries_batch_s']:.2f} s",
+        f"embedding all queries in one batch took {r['embed_queries_batch_s']:.2f} s (best of {r['repeat']})",
         "",
         f"{'':34}{'recall@5':>9}{'nDCG@10':>9}{'MRR@10':>8}{'build s':>9}{'q/s retr.':>11}{'q/s e2e':>9}",
         f"{'workbench hybrid (weighted)':34}{w['recall@5']:9.3f}{w['ndcg@10']:9.3f}{w['mrr@10']:8.3f}"
@@ -318,7 +320,7 @@ def report(r: dict[str, Any]) -> str:
         f"{lc['build_s']:9.3f}{lc['qps_retrieval']:11.1f}{lc['qps_end_to_end']:9.1f}",
         "",
         f"ratios (workbench / langchain): recall@5 {ratio['recall@5']:.3f}x, nDCG@10 {ratio['ndcg@10']:.3f}x, "
-        f"build {ratio['build_speedup']:.1f}x faster, queries/s retrieval-only {ratio['qps_retrieval']:.1f}x, "
+        f"build time {1 / ratio['build_speedup']:.2f}x LangChain's, queries/s retrieval-only {ratio['qps_retrieval']:.1f}x, "
         f"end-to-end {ratio['qps_end_to_end']:.1f}x",
         f"end-to-end ceiling with this encoder (a retriever taking no time): "
         f"{ratio['qps_end_to_end_ceiling']:.1f}x; the shared query encoder is "

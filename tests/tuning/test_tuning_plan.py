@@ -158,3 +158,45 @@ def test_plan_for_a_device_that_is_not_here(tiny_model_dir: Path) -> None:
     assert any("not present here" in note for note in plan.notes)
     with pytest.raises(ModelError):
         plan_memory(request, device="cuda")  # without a budget there is nothing to plan against
+
+
+def test_an_eager_only_architecture_counts_its_quadratic_attention(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where transformers can only run eager attention, the plan traces it: the estimate follows the real peak."""
+    import torch
+    from transformers.models.llama import modeling_llama
+
+    from workbench.tuning import LoRAConfig, TrainingConfig, measure_tensor_peak
+    from workbench.tuning import plan as plan_module
+    from workbench.tuning.methods import method_for
+
+    batch, seq = 8, 256
+    request = PlanRequest(model=str(tiny_model_dir), bits=32, rank=16, seq_len=seq, batch_size=batch)
+    fused = estimate_memory(request)
+    assert fused.details["attention"] == "sdpa"
+
+    for flag in ("_supports_sdpa", "_supports_flash_attn", "_supports_flex_attn"):
+        monkeypatch.setattr(modeling_llama.LlamaPreTrainedModel, flag, False)
+    monkeypatch.setattr(plan_module, "_TRACES", {})
+    eager = estimate_memory(request)
+    assert eager.details["attention"] == "eager"
+    layers = eager.details["layers"]
+    probs = batch * 4 * seq * seq * 4 * layers  # (batch, heads, seq, seq) float32 probabilities per layer
+    assert eager.activations - fused.activations >= 0.9 * probs  # less what the fused kernel saves instead
+
+    model = method_for(LoRAConfig()).build(tiny_model_dir, "cpu", TrainingConfig()).model
+    assert model.config._attn_implementation == "eager"
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-3)
+    ids = torch.randint(10, 1000, (batch, seq), generator=torch.Generator().manual_seed(0))
+    model.train()
+
+    def step() -> None:
+        model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    measured = measure_tensor_peak(step, model=model)["peak_bytes"]
+    assert 0.9 <= eager.total / measured <= 1.1, f"estimate {eager.total / MIB:.1f} MiB, measured {measured / MIB:.1f}"
+    assert fused.total / measured < 0.9  # what the plan said before it traced eager attention

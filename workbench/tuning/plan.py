@@ -16,8 +16,10 @@ The estimate of the peak is then::
                  pass starts; with gradient checkpointing, the layer inputs + the larger of that loss transient
                  and one layer's rebuilt activations
 
-Attention is traced as a fused kernel (saves q, k, v, the output and the log-sum-exp: what PyTorch's SDPA
-flash kernels keep on CPU and CUDA), not as the quadratic eager path.
+Attention is traced the way the model will run it. Where transformers picks a fused kernel (SDPA, flash or
+flex attention: the default for every architecture that supports one), it is traced as a fused kernel that saves
+q, k, v, the output and the log-sum-exp (what PyTorch's SDPA flash kernels keep on CPU and CUDA). An architecture
+that only has the eager path is traced through it, so its quadratic attention-probability tensors count.
 
 :func:`plan_memory` compares the estimate with the device's free memory and, when it does not fit, searches
 for the nearest configuration that does (gradient checkpointing, 8-bit optimizer, fewer bits, smaller batch
@@ -307,6 +309,8 @@ class ActivationTrace:
         total_params: Parameters of the base model (tied weights once).
         linears: ``{name: (in, out)}`` of the base model's linear layers.
         unquantized: Modules bitsandbytes leaves in full precision.
+        targets: The adapted modules.
+        attention: The attention implementation transformers resolved (``eager`` is traced as is).
     """
 
     per_layer: tuple[int, ...]
@@ -318,6 +322,7 @@ class ActivationTrace:
     linears: dict[str, tuple[int, int]]
     unquantized: tuple[str, ...]
     targets: tuple[str, ...]
+    attention: str = "sdpa"
 
 
 _TRACES: dict[tuple[Any, ...], ActivationTrace] = {}
@@ -358,7 +363,11 @@ def _trace(
     from transformers import AttentionInterface
     from transformers.modeling_layers import GradientCheckpointingLayer
 
-    model = _build_meta_model(config, dtype)
+    import copy
+
+    # A private copy: the trace switches the config's attention to its stand-in, and the caller's config (often
+    # cached) must keep the implementation transformers resolved.
+    model = _build_meta_model(copy.deepcopy(config), dtype)
     total_params = sum(p.numel() for p in model.parameters())
     linears = linear_modules(model)
     unquantized = tuple(unquantized_modules(model))
@@ -372,13 +381,17 @@ def _trace(
             ),
         )
     trainable = tuple(p.numel() for p in peft_model.parameters() if p.requires_grad)
-    AttentionInterface.register(_TRACE_ATTENTION, _flash_like_attention())
-    for module in peft_model.modules():
-        cfg = getattr(module, "config", None)
-        if cfg is not None and hasattr(cfg, "_attn_implementation"):
-            # Some configs guard the attribute; their default attention is traced then.
-            with contextlib.suppress(Exception):
-                cfg._attn_implementation = _TRACE_ATTENTION
+    # What transformers resolved for this architecture is what training will run (the trainer does not override
+    # it): the eager path is traced as it is, any fused kernel as the fused stand-in.
+    attention = str(getattr(model.config, "_attn_implementation", None) or "eager")
+    if attention != "eager":
+        AttentionInterface.register(_TRACE_ATTENTION, _flash_like_attention())
+        for module in peft_model.modules():
+            cfg = getattr(module, "config", None)
+            if cfg is not None and hasattr(cfg, "_attn_implementation"):
+                # Some configs guard the attribute; their default attention is traced then.
+                with contextlib.suppress(Exception):
+                    cfg._attn_implementation = _TRACE_ATTENTION
 
     layers = [m for m in peft_model.modules() if isinstance(m, GradientCheckpointingLayer)]
     current: list[int | None] = [None]
@@ -440,6 +453,7 @@ def _trace(
         linears=linears,
         unquantized=unquantized,
         targets=tuple(names),
+        attention=attention,
     )
 
 
@@ -533,6 +547,7 @@ def estimate_memory(request: PlanRequest, *, config: Any = None) -> MemoryEstima
         "saved_activation_bytes": saved,
         "loss_transient_bytes": transient,
         "activation_dtype": dtype,
+        "attention": trace.attention,
         **counts,
     }
     return MemoryEstimate(weights, adapters, gradients, optimizer, activations, details)

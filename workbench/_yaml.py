@@ -86,20 +86,21 @@ def _lines_of(node: yaml.Node | None) -> LineMap:
     return lines
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: LineMap, active: set[int]) -> None:
+def _walk(node: yaml.Node, loc: Loc, lines: LineMap, seen: set[int]) -> None:
     lines.setdefault(loc, node.start_mark.line + 1)
-    if id(node) in active:  # an alias of a node that contains it: recursive data
+    # Each node is walked once: a node reached again through an alias (recursive data, or a "billion laughs"
+    # document whose aliases would expand exponentially) keeps only its own line; paths below it fall back to it.
+    if id(node) in seen:
         return
-    active.add(id(node))
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode):
                 lines[(*loc, key_node.value)] = key_node.start_mark.line + 1
-                _walk(value_node, (*loc, key_node.value), lines, active)
+                _walk(value_node, (*loc, key_node.value), lines, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*loc, index), lines, active)
-    active.discard(id(node))
+            _walk(item, (*loc, index), lines, seen)
 
 
 def line_for(lines: LineMap, loc: Loc) -> int | None:

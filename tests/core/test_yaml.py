@@ -102,3 +102,18 @@ def test_schema_issues_and_located_errors() -> None:
     assert str(err).startswith("t.yaml:3 (field 'tasks[1].colour'): unknown field")
     config = located_error(ConfigError, "bad", ("tasks",), file=None, lines=None, field="jobs")
     assert isinstance(config, ConfigError) and config.line is None and config.field == "jobs"
+
+
+def test_nested_aliases_do_not_expand_exponentially() -> None:
+    import time
+
+    from workbench._yaml import load_yaml
+
+    levels = ["a0: &a0 [x, y, z, w, v, u, t, s, r, q]"]
+    for i in range(1, 12):  # 10**12 paths if every alias were walked
+        levels.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    started = time.monotonic()
+    data, lines = load_yaml("\n".join(levels) + "\n", file="bomb.yaml")
+    assert time.monotonic() - started < 30
+    assert lines[("a11",)] == 12 and len(lines) < 1000
+    assert data["a11"][0] is data["a10"]  # PyYAML shares aliased objects instead of copying them

@@ -32,6 +32,7 @@ PyTorch profiler (:func:`workbench.tuning.memory.measure_tensor_peak`) for every
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -362,8 +363,6 @@ def _trace(
     from peft import get_peft_model
     from transformers import AttentionInterface
     from transformers.modeling_layers import GradientCheckpointingLayer
-
-    import copy
 
     # A private copy: the trace switches the config's attention to its stand-in, and the caller's config (often
     # cached) must keep the implementation transformers resolved.

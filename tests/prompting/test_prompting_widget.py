@@ -140,4 +140,7 @@ def test_widget_in_a_real_kernel_with_a_comm_action(tiny_model_dir, settings) ->
     states = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     ours = states[model_id]["state"]
     assert ours["status"] == "done" and len(ours["comparison"]) == 2 and len(ours["history"]) == 4
-    assert ours["_esm"].lstrip().startswith("// Prompt playground")
+    from workbench.widgets._static import widget_esm
+
+    assert ours["_esm"] == widget_esm("playground.js")  # the shared DOM helpers, then the playground view
+    assert "\n// Prompt playground view" in ours["_esm"]

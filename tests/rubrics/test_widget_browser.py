@@ -60,7 +60,9 @@ async ([src, state]) => {
 
 
 def test_review_view_renders_and_sends_actions(tmp_path: Path, chromium_browser: Any) -> None:
-    src = (STATIC / "review.js").read_text(encoding="utf-8")
+    from workbench.widgets._static import widget_esm
+
+    src = widget_esm("review.js")  # what anywidget loads: the shared DOM helpers, then the view
     css = (STATIC / "review.css").read_text(encoding="utf-8")
     page = chromium_browser.new_page(viewport={"width": 900, "height": 700})
     try:

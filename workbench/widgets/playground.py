@@ -14,7 +14,6 @@ synchronously, so notebooks run headless under papermill or nbclient with no bro
 
 from __future__ import annotations
 
-import pathlib
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,8 +23,7 @@ import traitlets
 
 from workbench.errors import PolicyViolation, WorkbenchError
 from workbench.prompting import Comparison, GenerationResult, Playground, Variant, list_templates
-
-_STATIC = pathlib.Path(__file__).parent / "static"
+from workbench.widgets._static import STATIC, widget_esm
 
 #: Synced trait names; ``static/playground.js`` declares the same list (a test keeps them in step).
 FIELDS: tuple[str, ...] = (
@@ -66,8 +64,8 @@ class PlaygroundWidget(anywidget.AnyWidget):
         **kwargs: Any other trait (temperature, top_p, max_new_tokens, seed, bits, stream, variants).
     """
 
-    _esm = _STATIC / "playground.js"
-    _css = _STATIC / "playground.css"
+    _esm = widget_esm("playground.js")
+    _css = STATIC / "playground.css"
 
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)
     model = traitlets.Unicode("").tag(sync=True)

@@ -37,8 +37,7 @@ from workbench.rag import (
     highlight_spans,
     load_questions,
 )
-
-_STATIC = pathlib.Path(__file__).parent / "static"
+from workbench.widgets._static import STATIC, widget_esm
 
 #: Synced trait names; ``static/rag.js`` declares the same list (a test keeps them in step).
 FIELDS: tuple[str, ...] = (
@@ -93,8 +92,8 @@ class RagWidget(anywidget.AnyWidget):
             bm25_weight, question, model, max_new_tokens, questions_file).
     """
 
-    _esm = _STATIC / "rag.js"
-    _css = _STATIC / "rag.css"
+    _esm = widget_esm("rag.js")
+    _css = STATIC / "rag.css"
 
     corpora = traitlets.List(traitlets.Dict()).tag(sync=True)
     corpus = traitlets.Unicode("").tag(sync=True)

@@ -16,7 +16,6 @@ so notebooks and tests drive the widget headless::
 
 from __future__ import annotations
 
-import pathlib
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,7 @@ import traitlets
 
 from workbench.errors import WorkbenchError
 from workbench.rubrics import ReviewItem, ReviewQueue
-
-_STATIC = pathlib.Path(__file__).parent / "static"
+from workbench.widgets._static import STATIC, widget_esm
 
 #: Synced trait names; ``static/review.js`` declares the same list (a test keeps them in step).
 FIELDS: tuple[str, ...] = ("rubric", "items", "index", "current", "counts", "agreement", "status", "error", "last")
@@ -42,8 +40,8 @@ class ReviewWidget(anywidget.AnyWidget):
         reviewer: Stored with each decision.
     """
 
-    _esm = _STATIC / "review.js"
-    _css = _STATIC / "review.css"
+    _esm = widget_esm("review.js")
+    _css = STATIC / "review.css"
 
     rubric = traitlets.Unicode("").tag(sync=True)
     items = traitlets.List(traitlets.Dict()).tag(sync=True)

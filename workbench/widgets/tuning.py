@@ -17,7 +17,6 @@ Headless (papermill, CI): ``w.run(config)`` trains in the calling thread and ret
 
 from __future__ import annotations
 
-import pathlib
 import threading
 import time
 from pathlib import Path
@@ -28,8 +27,7 @@ import traitlets
 
 from workbench.tuning.config import TuneConfig
 from workbench.tuning.trainer import RunInfo, StepMetrics, StopSignal, TrainingCallback, TrainingResult
-
-_STATIC = pathlib.Path(__file__).parent / "static"
+from workbench.widgets._static import STATIC, widget_esm
 
 #: Synced trait names; ``static/tuning.js`` declares the same list (a test keeps them in step).
 FIELDS: tuple[str, ...] = (
@@ -61,8 +59,8 @@ class TuningWidget(anywidget.AnyWidget, TrainingCallback):
         stop_signal: The signal the stop button sets (default: a new one).
     """
 
-    _esm = _STATIC / "tuning.js"
-    _css = _STATIC / "tuning.css"
+    _esm = widget_esm("tuning.js")
+    _css = STATIC / "tuning.css"
 
     run_name = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("idle").tag(sync=True)

@@ -21,24 +21,6 @@ export const FIELDS = [
   "comparison",
 ];
 
-/** @param {string} tag @param {Record<string, any>} [attrs] @param {(Node|string)[]} [children] */
-function h(tag, attrs = {}, children = []) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") el.className = v;
-    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (v !== null && v !== undefined) el.setAttribute(k, String(v));
-  }
-  for (const c of children) el.append(c);
-  return el;
-}
-
-function fmt(value, digits = 3) {
-  if (value === null || value === undefined) return "–";
-  if (typeof value === "number") return Number.isInteger(value) ? String(value) : value.toFixed(digits);
-  return String(value);
-}
-
 function metricsLine(run) {
   if (!run || !run.id) return "";
   return `${fmt(run.input_tokens)} in · ${fmt(run.output_tokens)} out · latency ${fmt(run.latency_s)} s · ` +

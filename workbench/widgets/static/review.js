@@ -6,19 +6,7 @@
 /** The synced trait names; tests/rubrics/test_widget.py checks them against the Python class. */
 export const FIELDS = ["rubric", "items", "index", "current", "counts", "agreement", "status", "error", "last"];
 
-/** @param {string} tag @param {Record<string, any>} [attrs] @param {(Node|string)[]} [children] */
-function h(tag, attrs = {}, children = []) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") el.className = v;
-    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (v !== null && v !== undefined && v !== false) el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const c of children) el.append(c);
-  return el;
-}
-
-function fmt(value) {
+function fmtScore(value) {
   if (value === null || value === undefined) return "n/a";
   return typeof value === "number" ? value.toFixed(2) : String(value);
 }
@@ -88,7 +76,7 @@ function render({ model, el }) {
       fields,
       h("div", { class: "wb-review-ai-verdict" }, [
         h("strong", {}, [`AI score ${cur.ai_score} / ${cur.max_score}`]),
-        ` (confidence ${fmt(cur.confidence)}): `,
+        ` (confidence ${fmtScore(cur.confidence)}): `,
         h("em", {}, [cur.ai_rationale]),
       ]),
       levels,
@@ -111,7 +99,7 @@ function render({ model, el }) {
     const body = rows.map((r) =>
       h("tr", {}, [
         h("td", {}, [r.rubric]), h("td", {}, [r.criterion ?? "(all)"]), h("td", {}, [String(r.n)]),
-        h("td", {}, [fmt(r.exact)]), h("td", {}, [fmt(r.kappa_quadratic)]), h("td", {}, [fmt(r.kappa_linear)]),
+        h("td", {}, [fmtScore(r.exact)]), h("td", {}, [fmtScore(r.kappa_quadratic)]), h("td", {}, [fmtScore(r.kappa_linear)]),
       ]),
     );
     return h("table", { class: "wb-review-agreement" }, [

@@ -17,18 +17,6 @@ export const FIELDS = [
 
 const SVG = "http://www.w3.org/2000/svg";
 
-/** @param {string} tag @param {Record<string, any>} [attrs] @param {(Node|string)[]} [children] */
-function h(tag, attrs = {}, children = []) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") el.className = v;
-    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (v !== null && v !== undefined) el.setAttribute(k, String(v));
-  }
-  for (const c of children) el.append(c);
-  return el;
-}
-
 /** @param {string} tag @param {Record<string, any>} attrs */
 function s(tag, attrs = {}) {
   const el = document.createElementNS(SVG, tag);

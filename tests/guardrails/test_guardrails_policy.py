@@ -84,3 +84,14 @@ def test_deny_terms_are_whole_phrases_case_insensitive_with_allowed_phrases() ->
     assert policy.denied_terms("use the kill switch") == []
     assert policy.denied_terms("kill the process") == ["kill"]
     assert policy.denied_terms("skills and killer features") == []
+
+
+def test_a_policy_with_broken_yaml_names_the_file_and_line(tmp_path: Path) -> None:
+    from workbench.errors import ValidationError
+    from workbench.guardrails.policy import load_policy
+
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("name: mine\n  deny_terms: [\n")
+    with pytest.raises(ValidationError, match="policy is not valid YAML: mapping values are not allowed") as caught:
+        load_policy(bad)
+    assert caught.value.file == str(bad) and caught.value.line == 2

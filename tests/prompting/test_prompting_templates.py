@@ -183,3 +183,15 @@ def test_team_templates_in_data_dir_add_and_override(settings) -> None:  # type:
     (folder / "mine.yaml").write_text("id: summarise\nversion: 3\ntitle: Team summary\ndescription: d\ntemplate: Summarise.\n")
     lib = TemplateLibrary()
     assert lib.get("summarise").version == 3 and lib.versions("summarise") == [1, 2, 3]
+
+
+def test_a_template_with_broken_yaml_names_the_file_and_line(tmp_path: Path) -> None:
+    from workbench.errors import ValidationError
+    from workbench.prompting.templates import load_template
+
+    bad = tmp_path / "tpl.yaml"
+    bad.write_text("id: mine\nversion: 1\n  template: [\n")
+    with pytest.raises(ValidationError, match="template is not valid YAML") as caught:
+        load_template(bad)
+    assert caught.value.file == str(bad) and caught.value.line == 3
+    assert "template: |" in (caught.value.hint or "")

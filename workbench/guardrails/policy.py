@@ -23,9 +23,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from workbench._yaml import load_yaml
 from workbench.errors import NotFoundError, ValidationError
 from workbench.guardrails.pii import PII_KINDS, REGEX_KINDS
 
@@ -194,16 +194,13 @@ def load_policy(source: str | Path | dict[str, Any] | Policy | None = None) -> P
                 f"policy file '{path}' does not exist",
                 hint="pass the path of a YAML policy, or omit it to use the built-in default policy",
             )
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise ValidationError(
-                f"policy is not valid YAML: {getattr(exc, 'problem', exc)}",
-                file=path,
-                line=mark.line + 1 if mark is not None else None,
-                hint="fix the YAML syntax (indentation, quotes, colons)",
-            ) from None
+        data, _ = load_yaml(
+            path.read_text(encoding="utf-8"),
+            file=path,
+            message="policy is not valid YAML",
+            hint="fix the YAML syntax (indentation, quotes, colons)",
+        )
+        data = data or {}
     if not isinstance(data, dict):
         raise ValidationError("a policy must be a YAML mapping", file=path, hint="start with 'name: my-policy'")
     from pydantic import ValidationError as PydanticValidationError

@@ -41,6 +41,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from workbench._yaml import load_yaml
 from workbench.errors import NotFoundError, ValidationError
 
 BUILTIN_DIR = Path(__file__).with_name("templates")
@@ -542,17 +543,13 @@ def load_template(source: str | Path | Mapping[str, Any]) -> PromptTemplate:
         if not path.is_file():
             raise NotFoundError(f"template file '{path}' does not exist", hint="check the path")
         text = path.read_text(encoding="utf-8")
-        try:
-            data = yaml.safe_load(text)
-            lines = _field_lines(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise ValidationError(
-                f"template is not valid YAML: {getattr(exc, 'problem', exc)}",
-                file=path,
-                line=mark.line + 1 if mark is not None else None,
-                hint="fix the YAML syntax (indentation, quotes, colons); use 'template: |' for multi-line bodies",
-            ) from None
+        data, _ = load_yaml(
+            text,
+            file=path,
+            message="template is not valid YAML",
+            hint="fix the YAML syntax (indentation, quotes, colons); use 'template: |' for multi-line bodies",
+        )
+        lines = _field_lines(text)
     if not isinstance(data, dict):
         raise ValidationError("a template must be a YAML mapping", file=path, hint="start with 'id: my-template'")
     from pydantic import ValidationError as PydanticValidationError

@@ -937,8 +937,8 @@ def index_lock(folder: str | Path, *, timeout: float | None = None) -> Iterator[
 def _revision_on_disk(folder: Path) -> str | None:
     """The ``revision`` of the index saved in ``folder`` (``None``: no index, or one saved before revisions)."""
     try:
-        value = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("revision")
-    except (OSError, ValueError, AttributeError):
+        value = read_manifest(folder).get("revision")
+    except IndexCorruptError:  # no index there, or a damaged one: nothing another writer could lose
         return None
     return value if isinstance(value, str) else None
 

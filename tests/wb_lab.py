@@ -104,13 +104,18 @@ class Lab:
         """SIGTERM (the server shuts its kernels down), then kill if it lingers."""
         if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         self.proc = None
+
+
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a server (it shuts its kernels down), then kill it if it lingers past 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def make_lab(base: Path, *, workbench: bool = True, learner: str | None = None, args: Sequence[str] = (),

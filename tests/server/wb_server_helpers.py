@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,16 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from wb_lab import free_port, terminate
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-
-
-def free_port() -> int:
-    """A free TCP port on localhost."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -76,9 +69,4 @@ def start_server(root: Path, state: Path, data_dir: Path, args: list[str], env_e
 
 def stop_server(server: Server) -> None:
     """SIGTERM, then kill if it lingers."""
-    server.proc.terminate()
-    try:
-        server.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait()
+    terminate(server.proc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,24 @@ from workbench.tuning import PlanRequest, estimate_memory, plan_memory
 from workbench.tuning.plan import BNB_MIN_8BIT_SIZE, optimizer_bytes
 
 MIB = 2**20
+
+
+def measured_step_peak(model: Any, batch: int, seq: int) -> int:
+    """Peak live tensor bytes of one AdamW training step of ``model`` on a fixed random batch (PyTorch profiler)."""
+    import torch
+
+    from workbench.tuning import measure_tensor_peak
+
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    ids = torch.randint(10, 1000, (batch, seq), generator=torch.Generator().manual_seed(0))
+    model.train()
+
+    def step() -> None:
+        model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return int(measure_tensor_peak(step, model=model)["peak_bytes"])
 
 
 def test_breakdown_follows_bits_optimizer_and_checkpointing(tiny_model_dir: Path) -> None:
@@ -86,26 +105,15 @@ def test_plan_cli_json(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str])
 def test_estimate_within_25_percent_of_measured_tensor_peak(
     tiny_model_dir: Path, method: dict, checkpointing: bool
 ) -> None:
-    import torch
 
-    from workbench.tuning import LoRAConfig, QLoRAConfig, TrainingConfig, measure_tensor_peak
+    from workbench.tuning import LoRAConfig, QLoRAConfig, TrainingConfig
     from workbench.tuning.methods import method_for
 
     config = (QLoRAConfig if method["type"] == "qlora" else LoRAConfig).model_validate(method)
     training = TrainingConfig(gradient_checkpointing=checkpointing)
     model = method_for(config).build(tiny_model_dir, "cpu", training).model
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-3)
     batch, seq = 8, 64
-    ids = torch.randint(10, 1000, (batch, seq), generator=torch.Generator().manual_seed(0))
-    model.train()
-
-    def step() -> None:
-        model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    measured = measure_tensor_peak(step, model=model)["peak_bytes"]
+    measured = measured_step_peak(model, batch, seq)
     request = PlanRequest(model=str(tiny_model_dir), bits=config.bits, rank=16, seq_len=seq, batch_size=batch,
                           gradient_checkpointing=checkpointing)  # fmt: skip
     estimate = estimate_memory(request).total
@@ -164,10 +172,9 @@ def test_an_eager_only_architecture_counts_its_quadratic_attention(
     tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Where transformers can only run eager attention, the plan traces it: the estimate follows the real peak."""
-    import torch
     from transformers.models.llama import modeling_llama
 
-    from workbench.tuning import LoRAConfig, TrainingConfig, measure_tensor_peak
+    from workbench.tuning import LoRAConfig, TrainingConfig
     from workbench.tuning import plan as plan_module
     from workbench.tuning.methods import method_for
 
@@ -187,16 +194,6 @@ def test_an_eager_only_architecture_counts_its_quadratic_attention(
 
     model = method_for(LoRAConfig()).build(tiny_model_dir, "cpu", TrainingConfig()).model
     assert model.config._attn_implementation == "eager"
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-3)
-    ids = torch.randint(10, 1000, (batch, seq), generator=torch.Generator().manual_seed(0))
-    model.train()
-
-    def step() -> None:
-        model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    measured = measure_tensor_peak(step, model=model)["peak_bytes"]
+    measured = measured_step_peak(model, batch, seq)
     assert 0.9 <= eager.total / measured <= 1.1, f"estimate {eager.total / MIB:.1f} MiB, measured {measured / MIB:.1f}"
     assert fused.total / measured < 0.9  # what the plan said before it traced eager attention

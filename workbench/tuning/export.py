@@ -79,6 +79,7 @@ def load_adapter(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from workbench.models import plan_quantization
+    from workbench.models.quantization import exact_4bit_kernels
     from workbench.tuning._runtime import quiet_bitsandbytes, resolve_model_dir
 
     folder = check_adapter_dir(path)
@@ -94,6 +95,7 @@ def load_adapter(
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         model = AutoModelForCausalLM.from_pretrained(str(model_dir), use_safetensors=True, **kwargs)
         tuned = PeftModel.from_pretrained(model, str(folder), is_trainable=False)
+    exact_4bit_kernels(tuned)  # the logits the adapter was trained and probed with
     tuned.eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

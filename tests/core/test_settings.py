@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import ConfigError
-from workbench.settings import TINY_MODEL, WorkbenchSettings, get_settings, redact_url, reset_settings
+from workbench.settings import SMOLLM2_MODEL, WorkbenchSettings, get_settings, redact_url, reset_settings
 
 
 def test_defaults_derive_from_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "d"))
     monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    monkeypatch.delenv("WORKBENCH_DEFAULT_MODEL", raising=False)  # the test session's own default
     s = WorkbenchSettings()
-    assert s.default_model == TINY_MODEL
+    assert s.default_model == SMOLLM2_MODEL
     assert s.cache_dir == tmp_path / "d" / "cache"
     assert s.store_url == f"sqlite:///{tmp_path / 'd' / 'telemetry.db'}"
     assert s.min_group_size == 5
@@ -26,6 +27,7 @@ def test_precedence_kwargs_env_dotenv_toml(tmp_path: Path, monkeypatch: pytest.M
     toml.write_text('default_model = "from-toml"\nteam = "toml-team"\nrole = "toml-role"\nlearner = "toml-l"\n')
     (tmp_path / ".env").write_text("WORKBENCH_TEAM=dotenv-team\nWORKBENCH_ROLE=dotenv-role\n")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WORKBENCH_DEFAULT_MODEL", raising=False)
     monkeypatch.setenv("WORKBENCH_ROLE", "env-role")
     monkeypatch.setenv("WORKBENCH_LEARNER", "env-l")
     s = WorkbenchSettings(learner="kw-l")

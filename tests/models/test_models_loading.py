@@ -17,7 +17,8 @@ from workbench.errors import (
     QuantizationError,
 )
 from workbench.models import MODEL_SOURCES, TINY_MODEL, DeviceInfo, load_model
-from workbench.models.backends import BaseChatBackend, accepted_syntax, resolve_source
+from workbench.models.backends import BaseChatBackend
+from workbench.models.loading import accepted_syntax, resolve_source
 from workbench.models.generation import Generation, GenerationStream
 
 

@@ -7,11 +7,12 @@ Quick tour::
 
     from workbench.models import load_model, plan_quantization, load_embedder
 
-    llm = load_model()                       # the built-in "workbench-tiny", built locally on first use
+    llm = load_model()                       # the default, SmolLM2-135M-Instruct (offline, from its wheel)
     llm.generate("How do I reset my password?").text
     for chunk in llm.stream([{"role": "user", "content": "My VPN is broken."}]):
         print(chunk, end="")
-    load_model("workbench-tiny", bits=4)     # bitsandbytes NF4 (falls back honestly where it cannot run)
+    load_model("workbench-tiny")             # the 2-layer model trained here in seconds (fast tests)
+    load_model(bits=4)                       # bitsandbytes NF4 (falls back honestly where it cannot run)
     load_model("./my-model")                 # a local Hugging Face folder (safetensors only)
     load_model("org/name")                   # a hub id (cache, or download when online)
     load_model("openai:llama3.2", base_url="http://localhost:11434/v1")   # Ollama, vLLM, llama.cpp...
@@ -23,7 +24,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from workbench.settings import TINY_MODEL
+from workbench.settings import SMOLLM2_MODEL, TINY_MODEL
 
 #: public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
@@ -35,9 +36,11 @@ _EXPORTS: dict[str, str] = {
     "plan_quantization": "quantization",
     "probe_quantization": "quantization",
     "build_tiny_model": "tiny",
-    "load_model": "backends",
+    "build_smollm2_model": "smollm2",
+    "load_model": "loading",
+    "default_model_name": "loading",
     "ChatBackend": "backends",
-    "MODEL_SOURCES": "backends",
+    "MODEL_SOURCES": "loading",
     "GenerationParams": "generation",
     "Generation": "generation",
     "GenerationStream": "generation",
@@ -48,6 +51,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "MODEL_SOURCES",
+    "SMOLLM2_MODEL",
     "TINY_MODEL",
     "ChatBackend",
     "DeviceInfo",
@@ -58,7 +62,9 @@ __all__ = [
     "Message",
     "QuantProbe",
     "QuantizationPlan",
+    "build_smollm2_model",
     "build_tiny_model",
+    "default_model_name",
     "detect_device",
     "detect_devices",
     "load_embedder",
@@ -68,16 +74,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from workbench.models.backends import MODEL_SOURCES, ChatBackend, load_model
+    from workbench.models.backends import ChatBackend
     from workbench.models.devices import DeviceInfo, detect_device, detect_devices
     from workbench.models.embeddings import Embedder, load_embedder
     from workbench.models.generation import Generation, GenerationParams, GenerationStream, Message
+    from workbench.models.loading import MODEL_SOURCES, default_model_name, load_model
     from workbench.models.quantization import (
         QuantizationPlan,
         QuantProbe,
         plan_quantization,
         probe_quantization,
     )
+    from workbench.models.smollm2 import build_smollm2_model
     from workbench.models.tiny import build_tiny_model
 
 

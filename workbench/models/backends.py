@@ -1,23 +1,8 @@
-"""One door to every model: the :class:`ChatBackend` protocol, model sources, and :func:`load_model`.
+"""The :class:`ChatBackend` protocol every model speaks, its shared base, and the model-source protocol.
 
-A *model source* turns a model name into a loaded :class:`ChatBackend`. Built-in sources register in
-:data:`MODEL_SOURCES` exactly as plugins do (entry-point group ``workbench.backends``):
-
-========== ====================================== ===================================================
-source     name syntax                            backend
-========== ====================================== ===================================================
-``tiny``   ``workbench-tiny``                     the built-in model, built locally on first use
-``local``  a folder path (``./my-model``)         a Hugging Face folder with safetensors weights
-``hub``    ``org/name`` (optionally ``@rev``)     a Hugging Face hub model (cached, or downloaded)
-``openai`` ``openai:<model>``                     an OpenAI-compatible HTTP endpoint (Ollama, vLLM,
-                                                  llama.cpp server, OpenAI)
-========== ====================================== ===================================================
-
-Any registered source can also be named explicitly with a ``<source>:`` prefix (``local:models/x``,
-``hub:org/name``). Without a prefix, sources are asked in ``priority`` order whether a name is theirs.
-
-A plugin source is an object with ``name``, ``syntax``, ``priority``, ``matches(spec)`` and
-``load(spec, *, bits, device, **kw)``; register it under ``[project.entry-points."workbench.backends"]``.
+A *model source* turns a model name into a loaded :class:`ChatBackend`; :mod:`workbench.models.loading` keeps
+the registry of sources and :func:`~workbench.models.loading.load_model`. This module imports no source, so
+sources and backends can import it freely.
 """
 
 from __future__ import annotations
@@ -25,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from workbench._registry import Registry
-from workbench.errors import ConfigError, ModelNotFoundError, PluginError, ValidationError
+from workbench.errors import ConfigError, ValidationError
 from workbench.models.generation import (
     Generation,
     GenerationParams,
@@ -99,6 +83,8 @@ class BaseChatBackend:
     name: str = ""
     context_length: int = 0
     bits: int | None = None
+    #: Why another model than the default was loaded (the default's wheel is missing), else ``None``.
+    model_fallback: str | None = None
 
     def _stream(self, prompt: Prompt, params: GenerationParams) -> GenerationStream:
         raise NotImplementedError
@@ -157,113 +143,6 @@ class ModelSource(Protocol):
         ...
 
 
-#: Every model source, built-in and plugin (entry-point group ``workbench.backends``).
-MODEL_SOURCES: Registry[Any] = Registry("model source", "workbench.backends")
-
-
-def _source(name: str) -> ModelSource:
-    obj = MODEL_SOURCES.get(name)
-    # Plugins may register a class; instantiate it once.
-    if isinstance(obj, type):
-        obj = obj()
-        MODEL_SOURCES.register(name, obj, replace=True)
-    return obj  # type: ignore[no-any-return]
-
-
-_builtins_registered = False
-
-
-def _register_builtins() -> None:
-    """Register the built-in sources once, before entry points load (a plugin cannot shadow them)."""
-    global _builtins_registered
-    if _builtins_registered:
-        return
-    from workbench.models.openai_backend import OpenAISource
-    from workbench.models.transformers_backend import HubSource, LocalFolderSource, TinySource
-
-    for source in (TinySource(), LocalFolderSource(), OpenAISource(), HubSource()):
-        MODEL_SOURCES.register(source.name, source, replace=True)
-    _builtins_registered = True
-
-
-def model_sources() -> list[ModelSource]:
-    """Registered sources in the order un-prefixed names are tried."""
-    _register_builtins()
-    sources = [_source(n) for n in MODEL_SOURCES.names()]
-    return sorted(sources, key=lambda s: (getattr(s, "priority", 50), s.name))
-
-
-def accepted_syntax() -> str:
-    """A human list of the model names every registered source accepts."""
-    return "; ".join(f"{s.syntax}" for s in model_sources())
-
-
-def resolve_source(spec: str) -> tuple[ModelSource, str]:
-    """The source that loads ``spec`` and the spec it receives (prefix removed).
-
-    Raises:
-        ModelNotFoundError: No source accepts ``spec``; the message lists the accepted forms.
-    """
-    from pathlib import Path
-
-    _register_builtins()
-    prefix, sep, rest = spec.partition(":")
-    # A one-letter prefix is a Windows drive (C:\models), not a source.
-    if sep and len(prefix) > 1 and not Path(spec).exists():
-        if prefix in MODEL_SOURCES:
-            return _source(prefix), rest
-        if prefix in MODEL_SOURCES.load_failures:
-            raise PluginError(
-                f"the model source plugin '{prefix}' failed to load: {MODEL_SOURCES.load_failures[prefix]}",
-                field="model",
-                hint="fix or reinstall the plugin package, or set WORKBENCH_LOAD_PLUGINS=0 to ignore plugins",
-            )
-    for source in model_sources():
-        if source.matches(spec):
-            return source, spec
-    raise ModelNotFoundError(
-        f"no model source knows the name '{spec}'",
-        field="model",
-        hint=f"accepted: {accepted_syntax()}",
-    )
-
-
-def load_model(
-    name: str | None = None,
-    *,
-    bits: int | str | None = None,
-    device: Any = None,
-    **kwargs: Any,
-) -> ChatBackend:
-    """Load a model by name and return its :class:`ChatBackend`.
-
-    Args:
-        name: ``workbench-tiny`` (default: ``settings.default_model``), a local Hugging Face folder, a hub
-            id ``org/name`` (``org/name@revision``), or ``openai:<model>``; any registered source by prefix.
-        bits: 4 or 8 (bitsandbytes), 16 or 32; ``None`` for the device's natural precision. Falls back to
-            16-bit where 4/8-bit cannot run (the backend's ``info()`` says why); pass ``strict=True`` to
-            raise instead.
-        device: ``None``/``"auto"`` (best found), ``"cpu"``, ``"cuda:0"``, ``"mps"``..., or a DeviceInfo.
-        **kwargs: Source options: ``strict`` (local models); ``base_url``, ``api_key``, ``timeout``,
-            ``context_length`` (``openai:``); ``revision`` (hub).
-
-    Raises:
-        ModelNotFoundError: The name matches no source.
-        ModelLoadError: A local folder is corrupt, incomplete or pickle-only.
-        OfflineError: A hub id while offline and not in the local cache.
-        EndpointError: The HTTP endpoint cannot be reached.
-        QuantizationError: Invalid ``bits``, or ``strict`` and ``bits`` cannot run on the device.
-    """
-    if name is None:
-        from workbench.settings import get_settings
-
-        name = get_settings().default_model
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigError("the model name is empty", field="model", hint=f"accepted: {accepted_syntax()}")
-    source, spec = resolve_source(name.strip())
-    return source.load(spec, bits=bits, device=device, **kwargs)
-
-
 def check_kwargs(source: str, kwargs: Mapping[str, Any], allowed: Sequence[str]) -> None:
     """Refuse keyword arguments a source does not understand (a typo must not pass silently)."""
     unknown = sorted(set(kwargs) - set(allowed))
@@ -275,15 +154,4 @@ def check_kwargs(source: str, kwargs: Mapping[str, Any], allowed: Sequence[str])
         )
 
 
-__all__ = [
-    "MODEL_SOURCES",
-    "BaseChatBackend",
-    "ChatBackend",
-    "Message",
-    "ModelSource",
-    "accepted_syntax",
-    "check_kwargs",
-    "load_model",
-    "model_sources",
-    "resolve_source",
-]
+__all__ = ["BaseChatBackend", "ChatBackend", "Message", "ModelSource", "check_kwargs"]

@@ -110,15 +110,9 @@ def _resolve(name: str) -> tuple[str, bool]:
                 hint="pass the folder that holds the sentence-transformers model",
             )
         return str(path.resolve()), True
-    from workbench.models.transformers_backend import (
-        _HUB_ID,
-        hub_cached,
-        hub_endpoint,
-        hub_offline,
-        hub_reachable,
-    )
+    from workbench.models._hf import HUB_ID, hub_cached, hub_endpoint, hub_offline, hub_reachable
 
-    if not _HUB_ID.match(name):
+    if not HUB_ID.match(name):
         raise ModelNotFoundError(
             f"no embedding model is called '{name}'",
             field="embedder",
@@ -165,8 +159,8 @@ def load_embedder(name: str | None = None, *, device: Any = None) -> Embedder:
         if cached is not None:
             return cached
         target, local = _resolve(name)
+        from workbench.models._hf import quiet_hf
         from workbench.models.quantization import quiet_bitsandbytes
-        from workbench.models.transformers_backend import quiet_hf
 
         quiet_bitsandbytes(import_now=True)  # sentence-transformers imports it
 

@@ -64,6 +64,10 @@ def to_messages(prompt: Prompt) -> list[Message]:
     return messages
 
 
+#: Accepted ``GenerationParams.response_format`` values (OpenAI's names).
+RESPONSE_FORMATS = (None, "text", "json_object")
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     """How to generate.
@@ -74,6 +78,8 @@ class GenerationParams:
         top_p: Nucleus sampling mass (only when sampling).
         seed: Seeds sampling, for reproducible samples.
         stop: Strings that end the output; the output is cut before the first one found.
+        response_format: ``"json_object"`` keeps the output one valid JSON object (constrained decoding on
+            local models, the endpoint's JSON mode on OpenAI-compatible ones); ``None``/``"text"``: free text.
     """
 
     max_new_tokens: int = 64
@@ -81,6 +87,7 @@ class GenerationParams:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    response_format: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -92,6 +99,7 @@ class GenerationParams:
             (self.temperature >= 0, "temperature", "must be 0 (greedy) or more"),
             (0 < self.top_p <= 1, "top_p", "must be in (0, 1]"),
             (all(isinstance(s, str) and s for s in self.stop), "stop", "must be non-empty strings"),
+            (self.response_format in RESPONSE_FORMATS, "response_format", "must be 'text' or 'json_object'"),
         ]
         for ok, name, rule in checks:
             if not ok:
@@ -100,6 +108,11 @@ class GenerationParams:
                     field=name,
                     hint="see GenerationParams' docstring for the allowed values",
                 )
+
+    @property
+    def json_mode(self) -> bool:
+        """Whether the output must be one JSON object."""
+        return self.response_format == "json_object"
 
     @property
     def greedy(self) -> bool:

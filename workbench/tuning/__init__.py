@@ -78,13 +78,3 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'workbench.tuning' has no attribute '{name}'")
     return getattr(importlib.import_module(module), name)
-
-
-def _register_model_source() -> None:
-    """Let ``workbench.models.load_model`` load tuned adapter folders (see :class:`export.AdapterSource`)."""
-    from workbench.tuning.export import register_adapter_source
-
-    register_adapter_source()
-
-
-_register_model_source()

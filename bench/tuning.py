@@ -20,7 +20,7 @@ What is measured, one run each, every measurement in a fresh Python process:
 2. **Plan accuracy**: for each side-by-side configuration (batch 8 x 64 tokens), and for LoRA / QLoRA 4-bit /
    QLoRA 8-bit / QLoRA 4-bit with gradient checkpointing and 8-bit AdamW on a randomly initialised
    110M-parameter Llama (batch 2 x 128 tokens), the preflight estimate against the peak of live tensor bytes
-   measured with the PyTorch profiler over two training steps (:func:`workbench.tuning.measure_tensor_peak`).
+   measured with the PyTorch profiler over two training steps (:func:`workbench.tuning.measure_step_peak`).
    The run fails (exit 1) when an estimate is more than 25 % off.
 3. **Weight memory against the floor** on the same 110M Llama: bytes per quantized parameter of the 4-bit
    (with and without double quantization) and 8-bit linear layers, against 0.5 and 1 byte per parameter, and
@@ -234,8 +234,14 @@ def worker_tensorpeak(spec: dict[str, Any]) -> dict[str, Any]:
     """Estimate vs measured peak of live tensors for one configuration."""
     import torch
 
-    from workbench.tuning import LoRAConfig, PlanRequest, QLoRAConfig, TrainingConfig, estimate_memory
-    from workbench.tuning import measure_tensor_peak as measure
+    from workbench.tuning import (
+        LoRAConfig,
+        PlanRequest,
+        QLoRAConfig,
+        TrainingConfig,
+        estimate_memory,
+        measure_step_peak,
+    )
     from workbench.tuning.methods import method_for
 
     method = METHODS[spec["method"]]
@@ -252,16 +258,8 @@ def worker_tensorpeak(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         optimizer = torch.optim.AdamW(params, lr=1e-4)
     batch, seq = spec["batch"], spec["seq"]
-    ids = torch.randint(10, 1000, (batch, seq), generator=torch.Generator().manual_seed(0))
-    model.train()
-
-    def step() -> None:
-        model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
     started = time.perf_counter()
-    measured = measure(step, model=model)
+    measured = measure_step_peak(model, batch, seq, optimizer=optimizer)
     request = PlanRequest.model_validate(
         {
             "model": spec["model"],

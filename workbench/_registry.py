@@ -2,14 +2,15 @@
 
 Entry points are loaded lazily, the first time a registry is read, and a plugin that fails to import is
 recorded in :attr:`Registry.load_failures` instead of breaking the registry (fault isolation). Set
-``WORKBENCH_LOAD_PLUGINS=0`` to ignore third-party entry points (tests do).
+``WORKBENCH_LOAD_PLUGINS=0`` to ignore third-party entry points (tests do); the entry points the ``workbench``
+distribution declares itself (its built-ins, such as the ``adapter`` model source) load either way.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
 
 from workbench.errors import PluginError
@@ -45,11 +46,10 @@ class Registry(Generic[T]):
         if self._loaded:
             return
         self._loaded = True
-        if os.environ.get("WORKBENCH_LOAD_PLUGINS", "1").lower() in {"0", "false", "no"}:
-            return
+        plugins = os.environ.get("WORKBENCH_LOAD_PLUGINS", "1").lower() not in {"0", "false", "no"}
         assert self.group is not None
         for ep in entry_points(group=self.group):
-            if ep.name in self._items:
+            if ep.name in self._items or not (plugins or _is_builtin(ep)):
                 continue
             try:
                 self._items[ep.name] = ep.load()
@@ -78,3 +78,8 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def _is_builtin(ep: EntryPoint) -> bool:
+    """Whether ``ep`` is declared by the ``workbench`` distribution itself (a built-in, not a plugin)."""
+    return ep.dist is not None and ep.dist.name.lower() == "workbench"

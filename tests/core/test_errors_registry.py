@@ -61,3 +61,21 @@ def test_registry_isolates_broken_entry_points(monkeypatch: pytest.MonkeyPatch) 
     assert "broken" in reg.load_failures
     with pytest.raises(PluginError, match="failed to load"):
         reg.get("broken")
+
+
+def test_builtin_entry_points_load_when_plugins_are_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built-ins come in through the same door as plugins: WORKBENCH_LOAD_PLUGINS=0 skips only third parties."""
+    from importlib.metadata import EntryPoint, entry_points
+
+    import workbench._registry as registry_mod
+
+    third_party = EntryPoint(name="third", value="json:dumps", group="workbench.backends")
+    monkeypatch.setattr(registry_mod, "entry_points", lambda group: [*entry_points(group=group), third_party])
+    monkeypatch.setenv("WORKBENCH_LOAD_PLUGINS", "0")
+    reg: Registry[object] = Registry("model source", "workbench.backends")
+    assert reg.names() == ["adapter"]  # declared by the workbench distribution in pyproject.toml
+    from workbench.tuning.export import AdapterSource
+
+    assert reg.get("adapter") is AdapterSource
+    monkeypatch.setenv("WORKBENCH_LOAD_PLUGINS", "1")
+    assert {"adapter", "third"} <= set(Registry("model source", "workbench.backends").names())

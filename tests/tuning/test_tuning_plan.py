@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from workbench.cli import main
 from workbench.errors import ConfigError
-from workbench.tuning import PlanRequest, estimate_memory, plan_memory
+from workbench.tuning import PlanRequest, estimate_memory, measure_step_peak, plan_memory
 from workbench.tuning.plan import BNB_MIN_8BIT_SIZE, optimizer_bytes
 
 MIB = 2**20
-
-
-def measured_step_peak(model: Any, batch: int, seq: int) -> int:
-    """Peak live tensor bytes of one AdamW training step of ``model`` on a fixed random batch (PyTorch profiler)."""
-    import torch
-
-    from workbench.tuning import measure_tensor_peak
-
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    ids = torch.randint(10, 1000, (batch, seq), generator=torch.Generator().manual_seed(0))
-    model.train()
-
-    def step() -> None:
-        model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    return int(measure_tensor_peak(step, model=model)["peak_bytes"])
 
 
 def test_breakdown_follows_bits_optimizer_and_checkpointing(tiny_model_dir: Path) -> None:
@@ -113,13 +94,31 @@ def test_estimate_within_25_percent_of_measured_tensor_peak(
     training = TrainingConfig(gradient_checkpointing=checkpointing)
     model = method_for(config).build(tiny_model_dir, "cpu", training).model
     batch, seq = 8, 64
-    measured = measured_step_peak(model, batch, seq)
+    measured = measure_step_peak(model, batch, seq)["peak_bytes"]
     request = PlanRequest(model=str(tiny_model_dir), bits=config.bits, rank=16, seq_len=seq, batch_size=batch,
                           gradient_checkpointing=checkpointing)  # fmt: skip
     estimate = estimate_memory(request).total
     assert 0.75 <= estimate / measured <= 1.25, (
         f"estimate {estimate / MIB:.1f} MiB, measured {measured / MIB:.1f} MiB"
     )
+
+
+def test_measure_step_peak_counts_the_model_and_the_optimizer_state(tiny_model_dir: Path) -> None:
+    import torch
+
+    from workbench.tuning import LoRAConfig, TrainingConfig
+    from workbench.tuning.memory import model_tensor_bytes
+    from workbench.tuning.methods import method_for
+
+    model = method_for(LoRAConfig()).build(tiny_model_dir, "cpu", TrainingConfig()).model
+    params = [p for p in model.parameters() if p.requires_grad]
+    trainable = sum(p.numel() for p in params)
+    adamw = measure_step_peak(model, 2, 32)  # default optimizer: torch AdamW
+    assert adamw["model_bytes"] == model_tensor_bytes(model)
+    assert adamw["peak_bytes"] == adamw["model_bytes"] + adamw["delta_bytes"]
+    assert adamw["end_delta_bytes"] >= 8 * trainable  # AdamW's two float32 moments outlive the steps
+    sgd = measure_step_peak(model, 2, 32, optimizer=torch.optim.SGD(params, lr=0.1))
+    assert sgd["end_delta_bytes"] < adamw["end_delta_bytes"] and sgd["peak_bytes"] < adamw["peak_bytes"]
 
 
 @pytest.mark.parametrize("bits", [4, 8])
@@ -194,6 +193,6 @@ def test_an_eager_only_architecture_counts_its_quadratic_attention(
 
     model = method_for(LoRAConfig()).build(tiny_model_dir, "cpu", TrainingConfig()).model
     assert model.config._attn_implementation == "eager"
-    measured = measured_step_peak(model, batch, seq)
+    measured = measure_step_peak(model, batch, seq)["peak_bytes"]
     assert 0.9 <= eager.total / measured <= 1.1, f"estimate {eager.total / MIB:.1f} MiB, measured {measured / MIB:.1f}"
     assert fused.total / measured < 0.9  # what the plan said before it traced eager attention

@@ -151,7 +151,7 @@ def test_tuned_model_answers_in_house_format_and_merges(cli_runs: Callable[[str]
     from workbench.tuning.evaluate import house_format_ok
 
     adapter = Path(cli_run["result"]["adapter_dir"])
-    backend = load_model(str(adapter))  # the adapter source registered by workbench.tuning
+    backend = load_model(str(adapter))  # the adapter model source (a built-in entry point)
     messages = [
         {"role": "system", "content": "You are the Acme help desk. Reply in the house format."},
         {"role": "user", "content": "How do I reset my password?"},

@@ -50,12 +50,13 @@ _EXPORTS: dict[str, str] = {
     "plan_memory": "workbench.tuning.plan",
     "PeakMemoryMeter": "workbench.tuning.memory",
     "measure_tensor_peak": "workbench.tuning.memory",
+    "measure_step_peak": "workbench.tuning.memory",
     "RunCard": "workbench.tuning.runcard",
-    "RunInfo": "workbench.tuning.trainer",
-    "StepMetrics": "workbench.tuning.trainer",
-    "StopSignal": "workbench.tuning.trainer",
+    "RunInfo": "workbench.tuning.callbacks",
+    "StepMetrics": "workbench.tuning.callbacks",
+    "StopSignal": "workbench.tuning.callbacks",
     "Tuner": "workbench.tuning.trainer",
-    "TrainingCallback": "workbench.tuning.trainer",
+    "TrainingCallback": "workbench.tuning.callbacks",
     "TrainingResult": "workbench.tuning.trainer",
     "train": "workbench.tuning.trainer",
     "EvalResult": "workbench.tuning.evaluate",
@@ -77,13 +78,3 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'workbench.tuning' has no attribute '{name}'")
     return getattr(importlib.import_module(module), name)
-
-
-def _register_model_source() -> None:
-    """Let ``workbench.models.load_model`` load tuned adapter folders (see :class:`export.AdapterSource`)."""
-    from workbench.tuning.export import register_adapter_source
-
-    register_adapter_source()
-
-
-_register_model_source()

@@ -3,10 +3,11 @@
 Every loader calls :func:`~workbench.tuning.checkpoint.check_adapter_dir` first, which refuses folders holding
 pickle weight files (``adapter_model.bin``, ``*.pt``...) before anything could unpickle them.
 
-``load_model("<adapter folder>")`` works too once ``workbench.tuning`` is imported: :class:`AdapterSource`
-registers in the model runtime's :data:`~workbench.models.MODEL_SOURCES` (also available through the
-``workbench.backends`` entry-point group as ``adapter``), so ``load_model("adapter:runs/tune/x")`` and
-``load_model("runs/tune/x/adapter")`` return a :class:`~workbench.models.ChatBackend`.
+``load_model("<adapter folder>")`` works too: :class:`AdapterSource` is a model source of the runtime's
+:data:`~workbench.models.MODEL_SOURCES`, registered through the same door as plugins (the ``adapter`` entry point
+of the ``workbench.backends`` group in ``pyproject.toml``), so ``load_model("adapter:runs/tune/x")`` and
+``load_model("runs/tune/x/adapter")`` return a :class:`~workbench.models.ChatBackend` without importing
+``workbench.tuning`` first.
 """
 
 from __future__ import annotations
@@ -165,16 +166,6 @@ class AdapterSource:
                 hint="options it takes: base",
             )
         return load_tuned(spec, base=base, bits=int(bits) if bits is not None else None, device=device)
-
-
-def register_adapter_source() -> None:
-    """Make ``load_model`` accept adapter folders (idempotent)."""
-    try:
-        from workbench.models import MODEL_SOURCES
-    except ImportError:  # pragma: no cover - runtime without a source registry
-        return
-    if "adapter" not in MODEL_SOURCES._items:
-        MODEL_SOURCES.register("adapter", AdapterSource())
 
 
 def merge_adapter(

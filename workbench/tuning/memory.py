@@ -11,6 +11,9 @@ Two questions, two tools:
   tensors already alive, peaks where ``max_memory_allocated`` would on a GPU. This is the measurement the
   preflight plan (:mod:`workbench.tuning.plan`) estimates and ``bench/tuning.py`` compares against. It slows the
   profiled steps several times, so it is for benchmarks and tests, not for every run.
+  :func:`measure_step_peak` profiles the training step the plan estimates, on a fixed random batch.
+
+The trainer also uses :func:`is_out_of_memory` and :func:`empty_accelerator_caches` when a run fails.
 """
 
 from __future__ import annotations
@@ -237,3 +240,60 @@ def quantized_weight_bytes(model: Any) -> dict[str, int]:
         "constant_bytes": constants,
         "other_bytes": other,
     }
+
+
+def measure_step_peak(
+    model: Any, batch: int, seq: int, *, optimizer: Any = None, steps: int = 2
+) -> dict[str, int]:
+    """:func:`measure_tensor_peak` of training steps of ``model`` on a fixed random batch of token ids.
+
+    The step is what the preflight plan estimates: forward with labels, backward, optimizer step, zero_grad.
+
+    Args:
+        model: A trainable (peft) causal LM.
+        batch: Examples per batch.
+        seq: Tokens per example.
+        optimizer: The optimizer to step (default: torch AdamW over the trainable parameters).
+        steps: Steps to profile (see :func:`measure_tensor_peak`).
+
+    Returns:
+        What :func:`measure_tensor_peak` returns (``peak_bytes`` first of all).
+    """
+    import torch
+
+    if optimizer is None:
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    ids = torch.randint(10, 1000, (batch, seq), generator=torch.Generator().manual_seed(0))
+    model.train()
+
+    def step() -> None:
+        model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return measure_tensor_peak(step, model=model, steps=steps)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an out-of-memory failure (any device, CPU allocator included)."""
+    import torch
+
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text or "defaultcpuallocator" in text
+    )
+
+
+def empty_accelerator_caches() -> None:
+    """Return cached accelerator memory to the device (best effort; after an out-of-memory failure)."""
+    import torch
+
+    for name in ("cuda", "xpu", "npu", "mps"):
+        accel = getattr(torch, name, None)
+        try:
+            if accel is not None and accel.is_available():
+                accel.empty_cache()
+        except Exception:  # pragma: no cover - best effort
+            pass

@@ -88,7 +88,7 @@ class TuningMethod(ABC):
         """
         from peft import get_peft_model
 
-        from workbench.tuning.plan import check_targets
+        from workbench.tuning.tracing import check_targets
 
         model, quantization, notes = self.load_base(model_dir, device)
         targets = check_targets(model, self.config.target_modules)

@@ -1,10 +1,9 @@
 """The preflight plan: "will this fine-tune fit?", answered before a single weight is loaded.
 
-:func:`estimate_memory` reads the model's config (``AutoConfig``), builds the model on the ``meta`` device
-(accelerate's ``init_empty_weights``: no memory, no weights), attaches the LoRA adapters and runs one forward
-pass *on meta tensors* with a saved-tensor hook. That yields exact parameter counts per module and the exact
-size of every tensor autograd keeps for the backward pass, for this architecture, batch and sequence length.
-The estimate of the peak is then::
+:func:`estimate_memory` reads the model's config (``AutoConfig``) and traces one LoRA training forward pass
+on the ``meta`` device (:mod:`workbench.tuning.tracing`: no memory, no weights). That yields exact parameter
+counts per module and the exact size of every tensor autograd keeps for the backward pass, for this
+architecture, batch and sequence length. The estimate of the peak is then::
 
     weights      quantized linears at 4 bits (+ absmax constants) or 8 bits (+ row scales), everything else in
                  float32 (prepare_model_for_kbit_training upcasts it) -- or all at 16/32 bits for LoRA
@@ -16,30 +15,25 @@ The estimate of the peak is then::
                  pass starts; with gradient checkpointing, the layer inputs + the larger of that loss transient
                  and one layer's rebuilt activations
 
-Attention is traced the way the model will run it. Where transformers picks a fused kernel (SDPA, flash or
-flex attention: the default for every architecture that supports one), it is traced as a fused kernel that saves
-q, k, v, the output and the log-sum-exp (what PyTorch's SDPA flash kernels keep on CPU and CUDA). An architecture
-that only has the eager path is traced through it, so its quadratic attention-probability tensors count.
+Attention is traced the way the model will run it (see :mod:`workbench.tuning.tracing`).
 
 :func:`plan_memory` compares the estimate with the device's free memory and, when it does not fit, searches
 for the nearest configuration that does (gradient checkpointing, 8-bit optimizer, fewer bits, smaller batch
 with gradient accumulation, shorter sequences, lower rank -- in that order of preference).
 
 Accuracy: ``bench/tuning.py`` checks the estimate against the peak of live tensor bytes measured with the
-PyTorch profiler (:func:`workbench.tuning.memory.measure_tensor_peak`) for every benchmark configuration.
+PyTorch profiler (:func:`workbench.tuning.memory.measure_step_peak`) for every benchmark configuration.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.tuning.tracing import ActivationTrace, TraceShape, load_model_config, trace_model
 
 Bits = Literal[4, 8, 16, 32]
 #: bitsandbytes keeps 32-bit optimizer state for tensors smaller than this (``min_8bit_size``).
@@ -127,6 +121,11 @@ class MemoryEstimate:
         """Sum of the components."""
         return self.weights + self.adapters + self.gradients + self.optimizer + self.activations
 
+    @property
+    def parameters(self) -> int:
+        """Parameters of the base model (tied weights once); ``details["parameters"]``."""
+        return int(self.details.get("parameters", 0))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready breakdown (bytes and GiB)."""
         parts = {
@@ -188,272 +187,28 @@ class MemoryPlan:
         }
 
 
-# --- model structure from the config (meta device) ------------------------------------------------------------
+# --- the trace, cached --------------------------------------------------------------------------------------
+
+_TRACES: dict[tuple[Any, TraceShape], ActivationTrace] = {}
 
 
-def load_model_config(model: str | Any) -> Any:
-    """The ``PretrainedConfig`` of a model name/folder (no weights read), or ``model`` if it is one already."""
-    if not isinstance(model, str):
-        return model
-    from transformers import AutoConfig
+def trace_activations(config: Any, shape: TraceShape) -> ActivationTrace:
+    """:func:`~workbench.tuning.tracing.trace_model`, cached per config and shape.
 
-    from workbench.tuning._runtime import resolve_model_dir
-
-    path = resolve_model_dir(model)
-    try:
-        return AutoConfig.from_pretrained(str(path))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot read the config of model '{model}': {exc}", field="model", hint="check the model folder"
-        ) from None
-
-
-def _build_meta_model(config: Any, dtype: str) -> Any:
-    import torch
-    from accelerate import init_empty_weights
-    from transformers import AutoModelForCausalLM
-
-    with init_empty_weights():
-        model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
-    if getattr(config.get_text_config(), "tie_word_embeddings", False):
-        model.tie_weights()
-    return model
-
-
-def linear_modules(model: Any) -> dict[str, tuple[int, int]]:
-    """``{name: (in_features, out_features)}`` of every ``nn.Linear`` in ``model``."""
-    import torch
-
-    return {
-        name: (module.in_features, module.out_features)
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear)
-    }
-
-
-def unquantized_modules(model: Any) -> list[str]:
-    """Modules bitsandbytes leaves in full precision: the output embedding, tied and last modules."""
-    from transformers.quantizers.base import get_keys_to_not_convert
-
-    keys = list(get_keys_to_not_convert(model))
-    keys += list(getattr(model, "_keep_in_fp32_modules", None) or [])
-    return keys
-
-
-def check_targets(model: Any, targets: list[str] | tuple[str, ...] | str) -> list[str]:
-    """The linear module names matched by ``targets``.
-
-    Raises:
-        ConfigError: A target matches no module (the message lists the names that exist).
+    A plan estimates many candidate configurations of one model; most share a trace.
     """
-    linears = linear_modules(model)
-    skip = set(unquantized_modules(model))
-    if targets == "all-linear" or list(targets) == ["all-linear"]:
-        return [n for n in linears if n.rsplit(".", 1)[-1] not in skip and n not in skip]
-    missing = []
-    matched: list[str] = []
-    for target in targets:
-        hits = [n for n in linears if n == target or n.endswith(f".{target}")]
-        if not hits:
-            missing.append(target)
-        matched += hits
-    if missing:
-        leaf_names = sorted({n.rsplit(".", 1)[-1] for n in linears} - skip)
-        raise ConfigError(
-            f"target module(s) {', '.join(repr(m) for m in missing)} do not exist in this model",
-            field="method.target_modules",
-            hint=f'linear modules of this model: {", ".join(leaf_names)} (or use "all-linear")',
-        )
-    return sorted(set(matched))
-
-
-# --- activation trace -----------------------------------------------------------------------------------------
-
-
-def _flash_like_attention() -> Any:
-    """An attention function for tracing that saves what fused SDPA kernels save (q, k, v, out, logsumexp)."""
-    import torch
-
-    class _Fused(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx: Any, q: Any, k: Any, v: Any) -> Any:  # q: (b, heads, s, d)
-            out = torch.empty_like(q)
-            lse = torch.empty(q.shape[:-1], dtype=torch.float32, device=q.device)
-            ctx.save_for_backward(q, k, v, out, lse)
-            return out
-
-        @staticmethod
-        def backward(ctx: Any, grad: Any) -> Any:  # pragma: no cover - never run on meta
-            q, k, v, _, _ = ctx.saved_tensors
-            return torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
-
-    def attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, **kwargs: Any) -> Any:
-        out = _Fused.apply(query, key, value)
-        return out.transpose(1, 2).contiguous(), None
-
-    return attention
-
-
-_TRACE_ATTENTION = "workbench_trace"
-
-
-@dataclass(frozen=True)
-class ActivationTrace:
-    """Bytes autograd saves in one forward pass, split by decoder layer.
-
-    Attributes:
-        per_layer: Saved bytes of each decoder layer.
-        outside: Saved bytes outside the decoder layers (embeddings, final norm, head, loss).
-        layer_input: Bytes of one decoder layer's input (what gradient checkpointing keeps per layer).
-        logits: Bytes of the logits tensor.
-        trainable: Trainable parameter count, and each trainable tensor's size.
-        total_params: Parameters of the base model (tied weights once).
-        linears: ``{name: (in, out)}`` of the base model's linear layers.
-        unquantized: Modules bitsandbytes leaves in full precision.
-        targets: The adapted modules.
-        attention: The attention implementation transformers resolved (``eager`` is traced as is).
-    """
-
-    per_layer: tuple[int, ...]
-    outside: int
-    layer_input: int
-    logits: int
-    trainable: tuple[int, ...]
-    total_params: int
-    linears: dict[str, tuple[int, int]]
-    unquantized: tuple[str, ...]
-    targets: tuple[str, ...]
-    attention: str = "sdpa"
-
-
-_TRACES: dict[tuple[Any, ...], ActivationTrace] = {}
-
-
-def trace_activations(
-    config: Any,
-    *,
-    rank: int,
-    targets: tuple[str, ...] | list[str],
-    batch: int,
-    seq: int,
-    dtype: str = "float32",
-) -> ActivationTrace:
-    """Trace one LoRA forward pass of ``config`` on the meta device (cached per argument set)."""
     import json
 
     try:
         config_key: Any = json.dumps(config.to_dict(), sort_keys=True, default=str)
     except (TypeError, ValueError):
         config_key = id(config)
-    key = (config_key, rank, tuple(targets), batch, seq, dtype)
+    key = (config_key, shape)
     if key not in _TRACES:
         if len(_TRACES) > 64:
             _TRACES.clear()
-        _TRACES[key] = _trace(config, rank, tuple(targets), batch, seq, dtype)
+        _TRACES[key] = trace_model(config, shape)
     return _TRACES[key]
-
-
-def _trace(
-    config: Any, rank: int, targets: tuple[str, ...], batch: int, seq: int, dtype: str
-) -> ActivationTrace:
-    import warnings
-
-    import torch
-    from peft import LoraConfig as PeftLoraConfig
-    from peft import get_peft_model
-    from transformers import AttentionInterface
-    from transformers.modeling_layers import GradientCheckpointingLayer
-
-    # A private copy: the trace switches the config's attention to its stand-in, and the caller's config (often
-    # cached) must keep the implementation transformers resolved.
-    model = _build_meta_model(copy.deepcopy(config), dtype)
-    total_params = sum(p.numel() for p in model.parameters())
-    linears = linear_modules(model)
-    unquantized = tuple(unquantized_modules(model))
-    names = check_targets(model, targets)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        peft_model = get_peft_model(
-            model,
-            PeftLoraConfig(
-                r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=names, task_type="CAUSAL_LM"
-            ),
-        )
-    trainable = tuple(p.numel() for p in peft_model.parameters() if p.requires_grad)
-    # What transformers resolved for this architecture is what training will run (the trainer does not override
-    # it): the eager path is traced as it is, any fused kernel as the fused stand-in.
-    attention = str(getattr(model.config, "_attn_implementation", None) or "eager")
-    if attention != "eager":
-        AttentionInterface.register(_TRACE_ATTENTION, _flash_like_attention())
-        for module in peft_model.modules():
-            cfg = getattr(module, "config", None)
-            if cfg is not None and hasattr(cfg, "_attn_implementation"):
-                # Some configs guard the attribute; their default attention is traced then.
-                with contextlib.suppress(Exception):
-                    cfg._attn_implementation = _TRACE_ATTENTION
-
-    layers = [m for m in peft_model.modules() if isinstance(m, GradientCheckpointingLayer)]
-    current: list[int | None] = [None]
-    layer_input: list[int] = [0]
-    hooks = []
-    for index, layer in enumerate(layers):
-
-        def pre(module: Any, args: Any, kwargs: Any, index: int = index) -> None:
-            current[0] = index
-            hidden = args[0] if args else kwargs.get("hidden_states")
-            if hidden is not None:
-                layer_input[0] = hidden.numel() * hidden.element_size()
-
-        def post(module: Any, args: Any, output: Any) -> None:
-            current[0] = None
-
-        hooks.append(layer.register_forward_pre_hook(pre, with_kwargs=True))
-        hooks.append(layer.register_forward_hook(post))
-
-    param_storages = {p.untyped_storage()._cdata for p in peft_model.parameters()}
-    seen: dict[int, tuple[int, int | None]] = {}
-
-    def pack(tensor: Any) -> Any:
-        storage = tensor.untyped_storage()
-        key = storage._cdata
-        if key not in param_storages and key not in seen:
-            seen[key] = (storage.nbytes(), current[0])
-        return tensor
-
-    ids = torch.zeros((batch, seq), dtype=torch.long, device="meta")
-    peft_model.train()
-    try:
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = peft_model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids)
-    except Exception as exc:  # pragma: no cover - architectures that cannot run on meta
-        raise WorkbenchError(
-            f"cannot trace this architecture on the meta device: {type(exc).__name__}: {exc}",
-            hint="the plan supports Hugging Face causal LMs whose forward pass runs on meta tensors",
-        ) from exc
-    finally:
-        for hook in hooks:
-            hook.remove()
-    per_layer = [0] * len(layers)
-    outside = 0
-    for nbytes, layer_index in seen.values():
-        if layer_index is None:
-            outside += nbytes
-        else:
-            per_layer[layer_index] += nbytes
-    logits = out.logits.numel() * out.logits.element_size()
-    return ActivationTrace(
-        per_layer=tuple(per_layer),
-        outside=outside,
-        layer_input=layer_input[0],
-        logits=logits,
-        trainable=trainable,
-        total_params=total_params,
-        linears=linears,
-        unquantized=unquantized,
-        targets=tuple(names),
-        attention=attention,
-    )
 
 
 # --- the estimate ---------------------------------------------------------------------------------------------
@@ -512,14 +267,8 @@ def estimate_memory(request: PlanRequest, *, config: Any = None) -> MemoryEstima
     """
     model_config = config if config is not None else load_model_config(request.model)
     dtype = request.activation_dtype
-    trace = trace_activations(
-        model_config,
-        rank=request.rank,
-        targets=request.targets,
-        batch=request.batch_size,
-        seq=request.seq_len,
-        dtype=dtype,
-    )
+    shape = TraceShape(request.rank, tuple(request.targets), request.batch_size, request.seq_len, dtype)
+    trace = trace_activations(model_config, shape)
     weights, counts = weight_bytes(trace, request.bits, double_quant=request.double_quant)
     trainable = sum(trace.trainable)
     adapters = 4 * trainable

@@ -18,13 +18,11 @@ def embedder() -> Any:
     Seeding the cache lets code paths that resolve the embedder by name (the CLI, ``RagIndex.load``) reuse it.
     """
     from workbench.models import load_embedder
-    from workbench.rag import index as rag_index
-
-    emb = load_embedder()
-    rag_index._EMBEDDERS[emb.name] = emb
+    from workbench.rag import cache_embedder
     from workbench.settings import DEFAULT_EMBEDDER
 
-    rag_index._EMBEDDERS.setdefault(DEFAULT_EMBEDDER, emb)
+    emb = load_embedder()
+    cache_embedder(emb, *dict.fromkeys([emb.name, DEFAULT_EMBEDDER]))
     return emb
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +12,14 @@ import click
 
 from workbench.cli import emit_json
 from workbench.errors import ConfigError
-
-MODES = ("dense", "bm25", "hybrid")
-FUSIONS = ("weighted", "rrf")
-SPLITTERS = ("markdown", "recursive")
+from workbench.rag import DEFAULT_EVAL_K, DEFAULT_K, FUSIONS, MODES, SPLITTERS
 
 
 def _weights(value: str) -> tuple[float, float]:
     try:
         parts = tuple(float(p) for p in value.replace(":", ",").replace("/", ",").split(","))
     except ValueError:
-        raise ConfigError(
-            f"--weights must be two numbers, not '{value}'", field="weights", hint="e.g. --weights 0.7,0.3"
-        ) from None
+        parts = ()
     if len(parts) != 2:
         raise ConfigError(
             f"--weights must be two numbers, not '{value}'", field="weights", hint="e.g. --weights 0.7,0.3"
@@ -67,15 +63,7 @@ def index_cmd(
         progress=None if as_json else _progress,
     )  # fmt: skip
     seconds = time.perf_counter() - started
-    report = {
-        "path": str(index.path),
-        "documents": len(index.documents),
-        "chunks": len(index),
-        "skipped": [s.to_dict() for s in index.skipped],
-        "chunking": chunking.to_dict(),
-        "embedder": index.embedder.name,
-        "seconds": round(seconds, 2),
-    }
+    report = {**index.info(), "seconds": round(seconds, 2)}
     if as_json:
         emit_json(report)
         return
@@ -91,7 +79,7 @@ def index_cmd(
 @command.command("query")
 @click.argument("index_dir", type=click.Path(path_type=Path))
 @click.argument("question")
-@click.option("-k", "k", default=5, show_default=True, help="Chunks to return.")
+@click.option("-k", "k", default=DEFAULT_K, show_default=True, help="Chunks to return.")
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option(
     "--fusion", type=click.Choice(FUSIONS), default="weighted", show_default=True, help="Hybrid fusion."
@@ -126,7 +114,8 @@ def query_cmd(
 @click.argument("index_dir", type=click.Path(path_type=Path))
 @click.option("--questions", "questions_file", required=True, type=click.Path(path_type=Path),
               help='JSONL: {"question", "relevant": [source ids], "answer"?} per line.')  # fmt: skip
-@click.option("-k", "k", default=5, show_default=True, help="k of recall@k for the default configurations.")
+@click.option("-k", "k", default=DEFAULT_EVAL_K, show_default=True,
+              help="k of recall@k for the default configurations.")  # fmt: skip
 @click.option("--config", "configs", multiple=True,
               help="A configuration to compare (repeatable), e.g. 'mode=hybrid,fusion=rrf,weights=0.7:0.3,k=5' "
               "or 'chunk_size=500,chunk_overlap=50,splitter=recursive' (re-chunks the source folder). "
@@ -163,15 +152,7 @@ def eval_cmd(
 @click.option("--json", "as_json", is_flag=True)
 def add_cmd(index_dir: Path, paths: tuple[Path, ...], root: Path | None, as_json: bool) -> None:
     """Add or refresh documents (files or folders) without re-embedding the rest."""
-    from workbench.rag import RagIndex, index_lock
-
-    # Concurrent `rag add`/`rag remove` wait for each other instead of conflicting.
-    with index_lock(index_dir):
-        report = RagIndex.load(index_dir).add(paths, root=root)
-    if as_json:
-        emit_json(report.to_dict())
-    else:
-        click.echo(report.summary())
+    _update(index_dir, lambda index: index.add(paths, root=root), as_json)
 
 
 @command.command("remove")
@@ -180,10 +161,16 @@ def add_cmd(index_dir: Path, paths: tuple[Path, ...], root: Path | None, as_json
 @click.option("--json", "as_json", is_flag=True)
 def remove_cmd(index_dir: Path, sources: tuple[str, ...], as_json: bool) -> None:
     """Remove documents by source id (their path relative to the indexed folder)."""
+    _update(index_dir, lambda index: index.remove(sources), as_json)
+
+
+def _update(index_dir: Path, change: Callable[[Any], Any], as_json: bool) -> None:
+    """Load the index, apply ``change`` (which saves it) and print its ``UpdateReport``."""
     from workbench.rag import RagIndex, index_lock
 
+    # Concurrent `rag add`/`rag remove` wait for each other instead of conflicting.
     with index_lock(index_dir):
-        report = RagIndex.load(index_dir).remove(sources)
+        report = change(RagIndex.load(index_dir))
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -195,22 +182,14 @@ def remove_cmd(index_dir: Path, sources: tuple[str, ...], as_json: bool) -> None
 @click.option("--json", "as_json", is_flag=True)
 def info_cmd(index_dir: Path, as_json: bool) -> None:
     """Show an index's manifest: embedder, chunking, versions, counts and sources."""
-    from workbench.rag.index import read_manifest
+    from workbench.rag import read_info
 
-    folder = Path(index_dir)
-    if not folder.is_dir():
-        from workbench.errors import NotFoundError
-
-        raise NotFoundError(
-            f"no index at '{folder}'", file=folder, hint="build one with: workbench rag index SRC --out DIR"
-        )
-    manifest = read_manifest(folder)
-    manifest["sources"] = sorted(manifest.pop("documents", {}))
-    manifest.pop("files", None)
+    # The saved manifest alone: no embedder to load, and the versions shown are those the index was built with.
+    manifest = read_info(index_dir)
     if as_json:
         emit_json(manifest)
         return
-    click.echo(f"index       {folder}")
+    click.echo(f"index       {index_dir}")
     click.echo(f"embedder    {manifest['embedder'].get('name')} (dim {manifest['embedder'].get('dim')})")
     chunking = manifest["chunking"]
     click.echo(
@@ -229,7 +208,11 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
 @click.argument("question")
 @click.option("--model", default=None, help="Model (default: settings.default_model).")
 @click.option(
-    "-k", "k", default=4, show_default=True, help="Chunks put in the prompt (fewer if they do not fit)."
+    "-k",
+    "k",
+    default=DEFAULT_K,
+    show_default=True,
+    help="Chunks put in the prompt (fewer if they do not fit).",
 )
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--max-new-tokens", default=128, show_default=True)

@@ -11,8 +11,10 @@ costs nothing until one is used::
     table = compare(index, load_questions("datasets/corpus/questions.jsonl", known_sources=index.sources))
     print(format_table(table))
 
-Pieces: :mod:`~workbench.rag.ingest` (readers, skip report, chunking), :mod:`~workbench.rag.index` (FAISS +
-bm25s, fusion, persistence, incremental updates), :mod:`~workbench.rag.evaluation` (recall@k, MRR, nDCG@10),
+Pieces: :mod:`~workbench.rag.ingest` (readers, skip report, chunking), :mod:`~workbench.rag.index` (documents,
+incremental updates), :mod:`~workbench.rag.search` (FAISS + bm25s, fusion, :data:`DEFAULT_K`),
+:mod:`~workbench.rag.storage` (saving, loading, the write lock), :mod:`~workbench.rag.embedders` (the embedder
+cache and check), :mod:`~workbench.rag.evaluation` (recall@k, MRR, nDCG@10),
 :mod:`~workbench.rag.chain` (LangChain retriever, chat model and RAG chain), :mod:`~workbench.rag.rerank`
 (optional cross-encoder).
 """
@@ -34,18 +36,25 @@ _EXPORTS: dict[str, str] = {
     "SPLITTERS": "workbench.rag.ingest",
     # index
     "RagIndex": "workbench.rag.index",
-    "Hit": "workbench.rag.index",
     "UpdateReport": "workbench.rag.index",
-    "Embedder": "workbench.rag.index",
-    "IndexCorruptError": "workbench.rag.index",
-    "EmbedderMismatchError": "workbench.rag.index",
-    "IndexConflictError": "workbench.rag.index",
-    "IndexLockTimeout": "workbench.rag.index",
-    "index_lock": "workbench.rag.index",
-    "MODES": "workbench.rag.index",
-    "get_embedder": "workbench.rag.index",
-    "read_manifest": "workbench.rag.index",
     "cached_index": "workbench.rag.index",
+    # search
+    "Hit": "workbench.rag.search",
+    "MODES": "workbench.rag.search",
+    "DEFAULT_K": "workbench.rag.search",
+    "SearchOptions": "workbench.rag.search",
+    # persistence
+    "IndexCorruptError": "workbench.rag.storage",
+    "IndexConflictError": "workbench.rag.storage",
+    "IndexLockTimeout": "workbench.rag.storage",
+    "index_lock": "workbench.rag.storage",
+    "read_manifest": "workbench.rag.storage",
+    "read_info": "workbench.rag.storage",
+    # embedders
+    "Embedder": "workbench.rag.embedders",
+    "EmbedderMismatchError": "workbench.rag.embedders",
+    "get_embedder": "workbench.rag.embedders",
+    "cache_embedder": "workbench.rag.embedders",
     # fusion
     "FUSIONS": "workbench.rag.fusion",
     "reciprocal_rank_fusion": "workbench.rag.fusion",
@@ -62,6 +71,7 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "workbench.rag.evaluation",
     "compare": "workbench.rag.evaluation",
     "default_configs": "workbench.rag.evaluation",
+    "DEFAULT_EVAL_K": "workbench.rag.evaluation",
     "format_table": "workbench.rag.evaluation",
     "recall_at_k": "workbench.rag.evaluation",
     "reciprocal_rank": "workbench.rag.evaluation",

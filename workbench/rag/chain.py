@@ -32,7 +32,7 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 from pydantic import ConfigDict
 
 from workbench.errors import ContextLengthError
-from workbench.rag.index import RagIndex
+from workbench.rag.search import DEFAULT_K, Searchable
 
 SYSTEM_PROMPT = (
     "Answer the question using only the numbered sources. Cite every source you use by its number in square "
@@ -43,7 +43,7 @@ _ROLES = {"system": "system", "human": "user", "user": "user", "ai": "assistant"
 
 
 class WorkbenchRetriever(BaseRetriever):
-    """A LangChain retriever over a :class:`RagIndex` (each call is a ``retrieval`` telemetry event).
+    """A LangChain retriever over a ``RagIndex`` (each call is a ``retrieval`` telemetry event).
 
     Documents carry the chunk's metadata plus ``source``, ``chunk_id``, ``rank``, ``score``, ``dense_score``
     and ``bm25_score``.
@@ -52,7 +52,7 @@ class WorkbenchRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     index: Any
-    k: int = 5
+    k: int = DEFAULT_K
     mode: str = "hybrid"
     fusion: str = "weighted"
     weights: tuple[float, float] = (0.5, 0.5)
@@ -272,10 +272,10 @@ def render_prompt(backend: Any, messages: list[dict[str, str]]) -> str:
 
 
 def build_rag_chain(
-    retriever: RagIndex | BaseRetriever,
+    retriever: Searchable | BaseRetriever,
     backend: Any,
     *,
-    k: int = 4,
+    k: int = DEFAULT_K,
     mode: str = "hybrid",
     fusion: str = "weighted",
     weights: tuple[float, float] = (0.5, 0.5),
@@ -285,8 +285,9 @@ def build_rag_chain(
     """A runnable: question (``str`` or ``{"question": str}``) -> answer with cited sources.
 
     Args:
-        retriever: A :class:`RagIndex` (wrapped in :class:`WorkbenchRetriever` with ``k``/``mode``/``fusion``/
-            ``weights``) or any LangChain retriever.
+        retriever: A :class:`~workbench.rag.index.RagIndex` (or any other
+            :class:`~workbench.rag.search.Searchable`; wrapped in :class:`WorkbenchRetriever` with
+            ``k``/``mode``/``fusion``/``weights``) or any LangChain retriever.
         backend: A Workbench ``ChatBackend`` (wrapped in :class:`WorkbenchChatModel`) or a LangChain chat
             model (token budgeting is then skipped).
         max_new_tokens: Longest answer; the prompt is fitted into the rest of the context window.
@@ -296,7 +297,7 @@ def build_rag_chain(
         ``sources`` (the numbered sources: ``n``, ``source``, ``chunk_id``, ``score``, ``text``), ``prompt``
         (the rendered final prompt), ``model``, ``usage``.
     """
-    if isinstance(retriever, RagIndex):
+    if not isinstance(retriever, BaseRetriever) and isinstance(retriever, Searchable):
         retriever = WorkbenchRetriever(index=retriever, k=k, mode=mode, fusion=fusion, weights=weights)
     if isinstance(backend, BaseChatModel):
         chat: BaseChatModel = backend

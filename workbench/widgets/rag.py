@@ -27,6 +27,7 @@ import traitlets
 
 from workbench.errors import WorkbenchError
 from workbench.rag import (
+    DEFAULT_K,
     ChunkingConfig,
     EvalConfig,
     RagIndex,
@@ -102,7 +103,7 @@ class RagWidget(anywidget.AnyWidget):
     chunk_overlap = traitlets.Int(100).tag(sync=True)
     mode = traitlets.Unicode("hybrid").tag(sync=True)
     fusion = traitlets.Unicode("weighted").tag(sync=True)
-    k = traitlets.Int(4).tag(sync=True)
+    k = traitlets.Int(DEFAULT_K).tag(sync=True)
     dense_weight = traitlets.Float(0.5).tag(sync=True)
     bm25_weight = traitlets.Float(0.5).tag(sync=True)
     question = traitlets.Unicode("").tag(sync=True)
@@ -228,14 +229,7 @@ class RagWidget(anywidget.AnyWidget):
                 )
                 self._built_for = key
             index = self._index
-            self.index_info = {
-                "documents": len(index.documents),
-                "chunks": len(index),
-                "chunking": index.chunking.to_dict(),
-                "embedder": index.embedder.name,
-                "path": str(index.path) if index.path else None,
-                "skipped": [s.to_dict() for s in index.skipped],
-            }
+            self.index_info = index.info()
             return index
 
         return self._step("building", work)  # type: ignore[no-any-return]

@@ -136,7 +136,7 @@ function render({ model, el }) {
     const i = model.get("index_info") || {};
     info.textContent = i.chunks === undefined ? "" :
       `${i.documents} documents, ${i.chunks} chunks (${i.chunking.splitter} ${i.chunking.chunk_size}/${i.chunking.chunk_overlap}), ` +
-      `embedder ${i.embedder}` + ((i.skipped || []).length ? `, ${i.skipped.length} skipped` : "");
+      `embedder ${i.embedder.name}` + ((i.skipped || []).length ? `, ${i.skipped.length} skipped` : "");
   }
 
   // A retrieved chunk is cited when the answer cites its number; several chunks of one page are told apart.

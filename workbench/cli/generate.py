@@ -23,7 +23,7 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("generate")
 @click.argument("prompt", required=False)
-@click.option("--model", "-m", help="Model name (default: settings.default_model).")
+@click.option("--model", "-m", help="Model name (default: smollm2-135m-instruct, or WORKBENCH_DEFAULT_MODEL).")
 @click.option("--template", "-t", help="Template id or id@version (see 'workbench template list').")
 @click.option("--var", "variables", multiple=True, metavar="KEY=VALUE", help="Template variable (repeatable).")
 @click.option("--system", help="System prompt (overrides the template's).")
@@ -32,6 +32,12 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--temperature", type=click.FloatRange(min=0.0), help="0 = greedy.")
 @click.option("--top-p", type=click.FloatRange(min=0.0, max=1.0, min_open=True), help="Nucleus sampling mass.")
 @click.option("--seed", type=int, help="Random seed for sampling.")
+@click.option(
+    "--format",
+    "response_format",
+    type=click.Choice(["text", "json"]),
+    help="json: constrain the output to one valid JSON object (default: the template's, else text).",
+)
 @click.option("--stream", is_flag=True, help="Print the output as it is generated.")
 @click.option("--policy", type=click.Path(dir_okay=False), help="Guardrail policy YAML (default: built-in).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
@@ -46,6 +52,7 @@ def command(
     temperature: float | None,
     top_p: float | None,
     seed: int | None,
+    response_format: str | None,
     stream: bool,
     policy: str | None,
     as_json: bool,
@@ -60,6 +67,7 @@ def command(
       workbench generate "Write a haiku about tests"
       workbench generate --template classify-ticket --var ticket="I was charged twice"
       cat report.txt | workbench generate - --template summarise@2 --var audience=executive --json
+      workbench generate "Name and team of: Ana works in Support." --format json
     """
     from workbench.guardrails import Guard
     from workbench.prompting import Playground
@@ -102,6 +110,7 @@ def command(
             temperature=temperature,
             top_p=top_p,
             seed=seed,
+            response_format={"json": "json_object", "text": "text"}.get(response_format or ""),
         )
     finally:
         _flush_telemetry()

@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "build_smollm2_model": "smollm2",
     "load_model": "loading",
     "default_model_name": "loading",
+    "prepare_builtin": "loading",
     "ChatBackend": "backends",
     "MODEL_SOURCES": "loading",
     "GenerationParams": "generation",
@@ -70,6 +71,7 @@ __all__ = [
     "load_embedder",
     "load_model",
     "plan_quantization",
+    "prepare_builtin",
     "probe_quantization",
 ]
 
@@ -78,7 +80,7 @@ if TYPE_CHECKING:
     from workbench.models.devices import DeviceInfo, detect_device, detect_devices
     from workbench.models.embeddings import Embedder, load_embedder
     from workbench.models.generation import Generation, GenerationParams, GenerationStream, Message
-    from workbench.models.loading import MODEL_SOURCES, default_model_name, load_model
+    from workbench.models.loading import MODEL_SOURCES, default_model_name, load_model, prepare_builtin
     from workbench.models.quantization import (
         QuantizationPlan,
         QuantProbe,

@@ -27,6 +27,7 @@ wheel is missing, ``workbench-tiny`` is loaded instead with a warning and ``back
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from workbench._registry import Registry
@@ -157,6 +158,20 @@ def _default_fallback() -> str | None:
     return f"the default model '{SMOLLM2_MODEL}' is not installed; using '{TINY_MODEL}' instead ({INSTALL_HINT})"
 
 
+def prepare_builtin(name: str) -> Path | None:
+    """Build a built-in model's folder if needed (convert SmolLM2, train workbench-tiny) and return it;
+    ``None`` for any other model name (nothing to prepare)."""
+    if name == SMOLLM2_MODEL:
+        from workbench.models.smollm2 import build_smollm2_model
+
+        return build_smollm2_model()
+    if name == TINY_MODEL:
+        from workbench.models.tiny import build_tiny_model
+
+        return build_tiny_model()
+    return None
+
+
 _warned: set[str] = set()
 
 
@@ -180,5 +195,6 @@ __all__ = [
     "default_model_name",
     "load_model",
     "model_sources",
+    "prepare_builtin",
     "resolve_source",
 ]

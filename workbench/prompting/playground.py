@@ -47,9 +47,9 @@ def get_backend(model: str | ChatBackend | None = None, bits: int | None = None)
     """
     if model is not None and not isinstance(model, str):
         return model
-    from workbench.settings import get_settings
+    from workbench.models import default_model_name
 
-    name = model or get_settings().default_model
+    name = model or default_model_name()
     key = (name, bits)
     with _BACKENDS_LOCK:
         found = _BACKENDS.get(key)
@@ -220,9 +220,9 @@ class Playground:
     def model_name(self) -> str:
         """The model's name."""
         if self.model is None:
-            from workbench.settings import get_settings
+            from workbench.models import default_model_name
 
-            return get_settings().default_model
+            return default_model_name()
         return self.model if isinstance(self.model, str) else str(getattr(self.model, "name", "model"))
 
     def backend(self, model: str | ChatBackend | None = None, bits: int | None = None) -> ChatBackend:

@@ -12,7 +12,7 @@ import pytest
 
 from workbench.errors import StoreError, ValidationError
 from workbench.telemetry import Event, EventKind, TelemetryStore, open_store, pseudonymize
-from workbench.telemetry import store as store_module
+from workbench.telemetry import sqlite_backend
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -245,11 +245,11 @@ def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_network_filesystems_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "_filesystem_type", lambda path: "nfs4")
+    monkeypatch.setattr(sqlite_backend, "_filesystem_type", lambda path: "nfs4")
     with pytest.raises(StoreError, match="network filesystem") as info:
         open_store(tmp_path / "t.db")
     assert "PostgreSQL" in (info.value.hint or "")
 
 
 def test_filesystem_type_of_a_local_folder(tmp_path: Path) -> None:
-    assert store_module._filesystem_type(tmp_path) not in store_module.NETWORK_FILESYSTEMS
+    assert sqlite_backend._filesystem_type(tmp_path) not in sqlite_backend.NETWORK_FILESYSTEMS

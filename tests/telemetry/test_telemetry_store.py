@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import StoreError, ValidationError
-from workbench.telemetry import Event, EventKind, TelemetryStore, open_store, pseudonymize
-from workbench.telemetry import sqlite_backend
+from workbench.telemetry import Event, EventKind, TelemetryStore, open_store, pseudonymize, sqlite_backend
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -82,6 +81,20 @@ def test_one_writer_connection_per_process(store_path: Path) -> None:
     b.close()
     with pytest.raises(StoreError, match="closed"):
         b.count()
+
+
+def test_the_writer_is_the_shared_sqlite_writer_of_the_file(store: TelemetryStore, store_path: Path) -> None:
+    from workbench._sqlite import release_writer, shared_writer
+
+    store.append(Event.new("score"))
+    writer = shared_writer(store_path, sqlite_backend.OPTIONS)
+    try:
+        assert store._backend._writer is not None
+        assert store._backend._writer.connection.dbapi_connection is writer.connection()
+    finally:
+        release_writer(writer)
+    store.append(Event.new("score"))  # releasing our hold left the store's connection open
+    assert store.count() == 2
 
 
 def test_query_filters(filled: TelemetryStore) -> None:

@@ -19,16 +19,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 #: Seconds a connection waits for a lock held by another connection before reporting "database is locked".
 BUSY_TIMEOUT_S = 30.0
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,6 @@ class SqliteWriter:
         self.database = None if is_memory(database) else str(database)
         self.options = options
         self.uri = uri
-        self.refs = 0
         self._conn: SharedConnection | None = None
         self._lock = threading.RLock()
         self._pid = os.getpid()
@@ -192,8 +193,53 @@ class SqliteWriter:
             self._conn = None
 
 
-_writers: dict[str, SqliteWriter] = {}
-_writers_lock = threading.Lock()
+class ProcessShared(Generic[T]):
+    """Objects shared by every holder of one key in this process, counted so that the last holder closes them.
+
+    The one-per-process registries of the stores use it: :func:`shared_writer` (a writer per SQLite file) and
+    the telemetry store's backends (an engine per database URL).
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[Hashable, T] = {}
+        self._holders: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def acquire(
+        self, key: Hashable | None, create: Callable[[], T], check: Callable[[T], None] | None = None
+    ) -> T:
+        """The object of ``key``, made by ``create()`` for its first holder (``key=None``: a private one).
+
+        Args:
+            key: What identifies the shared object; ``None`` makes a new object nobody else gets.
+            create: Makes the object (under this registry's lock, so racing threads make one).
+            check: Called with an existing object before it is handed out (it may raise).
+        """
+        with self._lock:
+            item = self._items.get(key) if key is not None else None
+            if item is None:
+                item = create()
+                if key is not None:
+                    self._items[key] = item
+            elif check is not None:
+                check(item)
+            self._holders[id(item)] = self._holders.get(id(item), 0) + 1
+            return item
+
+    def release(self, item: T) -> bool:
+        """Drop one holder of ``item``; ``True`` when that was the last one (the caller then closes it)."""
+        with self._lock:
+            left = self._holders.get(id(item), 1) - 1
+            if left > 0:
+                self._holders[id(item)] = left
+                return False
+            self._holders.pop(id(item), None)
+            for key in [k for k, v in self._items.items() if v is item]:
+                del self._items[key]
+            return True
+
+
+_writers: ProcessShared[SqliteWriter] = ProcessShared()
 
 
 def _key(path: str | Path) -> str:
@@ -217,24 +263,15 @@ def shared_writer(
         ValueError: When the file's writer was opened with other options.
     """
     key = _key(path)
-    with _writers_lock:
-        writer = _writers.get(key)
-        if writer is None:
-            writer = SqliteWriter(database or key, options, uri=uri)
-            _writers[key] = writer
-        elif writer.options != options:
+
+    def same_options(writer: SqliteWriter) -> None:
+        if writer.options != options:
             raise ValueError(f"the SQLite file {key} is already open with {writer.options}, not {options}")
-        writer.refs += 1
-        return writer
+
+    return _writers.acquire(key, lambda: SqliteWriter(database or key, options, uri=uri), same_options)
 
 
 def release_writer(writer: SqliteWriter) -> None:
     """Give back a writer from :func:`shared_writer`; the last release closes its connection."""
-    with _writers_lock:
-        writer.refs -= 1
-        if writer.refs > 0:
-            return
-        for key, value in list(_writers.items()):
-            if value is writer:
-                del _writers[key]
-    writer.close()
+    if _writers.release(writer):
+        writer.close()

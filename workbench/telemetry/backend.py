@@ -41,7 +41,6 @@ class StoreBackend:
     def __init__(self, url: URL) -> None:
         self.url = url
         self.text = redact(self._shown_url().render_as_string(hide_password=False))
-        self.refs = 0
         #: An in-memory database: reads go through the writer connection too.
         self.memory = False
         #: The SQLite file (``None`` for PostgreSQL and in-memory SQLite).

@@ -53,6 +53,12 @@ events_table = sa.Table(
 
 APPEND_ONLY_MESSAGE = "telemetry events are append-only"
 
+#: Database -> (the one driver Workbench uses, how a wrong driver is named, the URL form to write).
+_DRIVERS = {
+    "postgresql": ("psycopg", "the driver '{driver}'; Workbench uses psycopg 3", "postgresql+psycopg://..."),
+    "sqlite": ("pysqlite", "the SQLite driver '{driver}'", "sqlite:///path/to/telemetry.db"),
+}
+
 
 def dumps(value: Any) -> str:
     """Compact JSON, as stored in the ``attributes`` column."""
@@ -158,35 +164,22 @@ def normalize_url(url: str | Path) -> URL:
             hint=f"use {hint_forms}; percent-encode special characters in the password (@ is %40)",
         ) from None
     backend, _, driver = parsed.drivername.partition("+")
-    if backend in ("postgres", "postgresql"):
-        return _postgres_url(parsed, driver, text)
-    if backend == "sqlite":
-        return _sqlite_url(parsed, driver, text)
-    raise StoreError(
-        f"unsupported telemetry store '{backend}' in URL '{redact(text)}'",
-        field="store_url",
-        hint=f"use SQLite or PostgreSQL: {hint_forms}",
-    )
-
-
-def _postgres_url(parsed: URL, driver: str, text: str) -> URL:
-    if driver not in ("", "psycopg"):
+    backend = "postgresql" if backend == "postgres" else backend
+    if backend not in _DRIVERS:
         raise StoreError(
-            f"telemetry store URL '{redact(text)}' asks for the driver '{driver}'; Workbench uses psycopg 3",
+            f"unsupported telemetry store '{backend}' in URL '{redact(text)}'",
             field="store_url",
-            hint="write the URL as postgresql+psycopg://...",
+            hint=f"use SQLite or PostgreSQL: {hint_forms}",
         )
-    return parsed.set(drivername="postgresql+psycopg")
-
-
-def _sqlite_url(parsed: URL, driver: str, text: str) -> URL:
-    if driver not in ("", "pysqlite"):
+    expected, asked, form = _DRIVERS[backend]
+    if driver not in ("", expected):
         raise StoreError(
-            f"telemetry store URL '{redact(text)}' asks for the SQLite driver '{driver}'",
+            f"telemetry store URL '{redact(text)}' asks for {asked.format(driver=driver)}",
             field="store_url",
-            hint="write the URL as sqlite:///path/to/telemetry.db",
+            hint=f"write the URL as {form}",
         )
+    parsed = parsed.set(drivername=f"{backend}+{expected}")
     database = parsed.database
-    if database and database != ":memory:" and not database.startswith("file:"):
+    if backend == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
         parsed = parsed.set(database=str(Path(database).expanduser()))
-    return parsed.set(drivername="sqlite+pysqlite")
+    return parsed

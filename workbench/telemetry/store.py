@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 
-from workbench._sqlite import BUSY_TIMEOUT_S
+from workbench._sqlite import BUSY_TIMEOUT_S, ProcessShared, is_memory
 from workbench.errors import StoreError, ValidationError
 from workbench.telemetry.backend import StoreBackend
 from workbench.telemetry.events import EVENT_FIELDS, Event, EventKind
@@ -81,31 +80,22 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------------------
 # One backend (engine + the process's single writer connection) per database, shared by the stores opened on it
 
-_backends: dict[tuple[int, str], StoreBackend] = {}
-_backends_lock = threading.Lock()
+_backends: ProcessShared[StoreBackend] = ProcessShared()
 
 
 def _acquire_backend(url: URL) -> StoreBackend:
-    key = (os.getpid(), url.render_as_string(hide_password=False))
-    with _backends_lock:
-        backend = _backends.get(key)
-        if backend is None or backend.memory:  # each in-memory store is its own database
-            backend = PostgresBackend(url) if url.get_backend_name() == "postgresql" else SqliteBackend(url)
-            if not backend.memory:
-                _backends[key] = backend
-        backend.refs += 1
-        return backend
+    if url.get_backend_name() == "postgresql":
+        return _backends.acquire(
+            (os.getpid(), url.render_as_string(hide_password=False)), lambda: PostgresBackend(url)
+        )
+    # Each in-memory store is its own database.
+    key = None if is_memory(url.database) else (os.getpid(), url.render_as_string(hide_password=False))
+    return _backends.acquire(key, lambda: SqliteBackend(url))
 
 
 def _release_backend(backend: StoreBackend) -> None:
-    with _backends_lock:
-        backend.refs -= 1
-        if backend.refs > 0:
-            return
-        key = (os.getpid(), backend.url.render_as_string(hide_password=False))
-        if _backends.get(key) is backend:
-            del _backends[key]
-    backend.dispose()
+    if _backends.release(backend):
+        backend.dispose()
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "workbench"
 
-PACKAGE = '''
+PACKAGE = """
 from workbench._lazy import lazy_exports
 
 _EXPORTS = {"Heavy": "heavy", "Far": "lazypkg_far.deep", "missing": "heavy"}
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
-'''
+"""
 
 
 def test_names_load_on_first_use_and_once(tmp_path: Path) -> None:
@@ -42,7 +42,9 @@ for name in ("Nope", "missing"):
     except AttributeError as exc:
         print(name, exc)
 """
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
     assert out.stdout.splitlines() == [
         "Nope module 'lazypkg' has no attribute 'Nope'",
         "missing module 'lazypkg.heavy' has no attribute 'missing'",
@@ -54,7 +56,11 @@ def test_lazy_packages_use_the_one_helper() -> None:
     users = []
     for init in PKG.rglob("__init__.py"):
         tree = ast.parse(init.read_text())
-        own = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in ("__getattr__", "__dir__")]
+        own = [
+            n.name
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef) and n.name in ("__getattr__", "__dir__")
+        ]
         assert not own, f"{init.relative_to(PKG)} defines {own}; use workbench._lazy.lazy_exports"
         if "lazy_exports(" in init.read_text():
             users.append(init.parent.name)

@@ -26,7 +26,9 @@ def _pragma(conn: sqlite3.Connection, name: str) -> object:
 
 
 def test_connect_applies_the_pragmas(tmp_path: Path) -> None:
-    conn = connect(tmp_path / "a.db", SqliteOptions(synchronous="FULL", busy_timeout_s=12.5, foreign_keys=True))
+    conn = connect(
+        tmp_path / "a.db", SqliteOptions(synchronous="FULL", busy_timeout_s=12.5, foreign_keys=True)
+    )
     try:
         assert _pragma(conn, "journal_mode") == "wal"
         assert _pragma(conn, "synchronous") == 2  # FULL

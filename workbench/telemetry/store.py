@@ -84,13 +84,14 @@ _backends: ProcessShared[StoreBackend] = ProcessShared()
 
 
 def _acquire_backend(url: URL) -> StoreBackend:
-    if url.get_backend_name() == "postgresql":
-        return _backends.acquire(
-            (os.getpid(), url.render_as_string(hide_password=False)), lambda: PostgresBackend(url)
-        )
-    # Each in-memory store is its own database.
-    key = None if is_memory(url.database) else (os.getpid(), url.render_as_string(hide_password=False))
-    return _backends.acquire(key, lambda: SqliteBackend(url))
+    postgres = url.get_backend_name() == "postgresql"
+    # Each in-memory SQLite store is its own database.
+    key = (
+        None
+        if not postgres and is_memory(url.database)
+        else (os.getpid(), url.render_as_string(hide_password=False))
+    )
+    return _backends.acquire(key, lambda: PostgresBackend(url) if postgres else SqliteBackend(url))
 
 
 def _release_backend(backend: StoreBackend) -> None:

@@ -111,7 +111,9 @@ class ActionWidget(anywidget.AnyWidget):
             if status is not None:
                 self.status = status
 
-    def perform(self, work: Callable[[], T], *, status: str | None = None, raise_errors: bool = True) -> T | None:
+    def perform(
+        self, work: Callable[[], T], *, status: str | None = None, raise_errors: bool = True
+    ) -> T | None:
         """Run one step of an action in this thread; its error reaches the learner, then the caller.
 
         Args:
@@ -145,7 +147,8 @@ class ActionWidget(anywidget.AnyWidget):
         """
         if self.busy:
             raise RunError(
-                f"an action is already running in this {type(self).__name__}", hint="wait() for it to finish first"
+                f"an action is already running in this {type(self).__name__}",
+                hint="wait() for it to finish first",
             )
         run = ActionRun(name)
 
@@ -157,7 +160,9 @@ class ActionWidget(anywidget.AnyWidget):
                 if isinstance(exc, Exception):
                     self.report_error(exc)
 
-        run.thread = threading.Thread(target=target, name=f"workbench-{type(self).__name__}-{name}", daemon=True)
+        run.thread = threading.Thread(
+            target=target, name=f"workbench-{type(self).__name__}-{name}", daemon=True
+        )
         self._run = run
         run.thread.start()
         return run

@@ -43,7 +43,9 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event as sa_event  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column  # noqa: E402
 
-from workbench.telemetry import Event, Recorder, TelemetryStore, open_store  # noqa: E402
+from workbench._sqlite import apply_pragmas  # noqa: E402
+from workbench.telemetry import EVENT_FIELDS, Event, Recorder, TelemetryStore, events_table, open_store  # noqa: E402
+from workbench.telemetry.sqlite_backend import OPTIONS  # noqa: E402
 
 MODELS = ("workbench-tiny", "gpt-4o-mini", "qwen2.5-0.5b-instruct")
 KINDS = ("generation", "generation", "generation", "retrieval", "score", "task_completed", "training_step")
@@ -57,14 +59,9 @@ class EventRow(Base):
     """The peer's model: the same columns and indexes as Workbench's ``events`` table."""
 
     __tablename__ = "events"
-    __table_args__ = (
-        sa.Index("ux_events_id", "id", unique=True),
-        sa.Index("ix_events_learner", "learner"),
-        sa.Index("ix_events_team", "team"),
-        sa.Index("ix_events_kind", "kind"),
-        sa.Index("ix_events_time", "time"),
-        sa.Index("ix_events_playbook_task", "playbook", "task"),
-        sa.Index("ix_events_run_id", "run_id"),
+    __table_args__ = tuple(
+        sa.Index(index.name, *(column.name for column in index.columns), unique=index.unique)
+        for index in sorted(events_table.indexes, key=lambda index: str(index.name))
     )
 
     seq: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
@@ -165,31 +162,15 @@ def orm_engine(path: Path) -> sa.Engine:
 
     @sa_event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.close()
+        apply_pragmas(dbapi_connection, OPTIONS)
 
     Base.metadata.create_all(engine)
     return engine
 
 
 def _row(e: Event) -> EventRow:
-    return EventRow(
-        id=e.id,
-        time=e.time,
-        schema_version=e.schema_version,
-        learner=e.learner,
-        team=e.team,
-        playbook=e.playbook,
-        task=e.task,
-        run_id=e.run_id,
-        kind=e.kind.value,
-        duration_s=e.duration_s,
-        status=e.status,
-        attributes=e.attributes,
-    )
+    values = {name: getattr(e, name) for name in EVENT_FIELDS}
+    return EventRow(**values | {"kind": e.kind.value})
 
 
 def time_orm(session: Session, events: list[Event], per_commit: int) -> float:

@@ -23,7 +23,7 @@ import pytest
 PKG = Path(__file__).resolve().parents[2] / "workbench"
 
 LAYERS: dict[str, int] = {
-    "errors": 0, "settings": 0, "_optional": 0, "_registry": 0, "_yaml": 0, "_lock": 0, "__init__": 0, "__main__": 5,
+    "errors": 0, "settings": 0, "_optional": 0, "_registry": 0, "_yaml": 0, "_lock": 0, "_sqlite": 0, "_lazy": 0, "__init__": 0, "__main__": 5,
     "telemetry": 1,
     "models": 2,
     "prompting": 3, "guardrails": 3, "rag": 3, "tuning": 3, "rubrics": 3,

@@ -114,3 +114,20 @@ def test_errors_land_in_the_error_trait(widget: RagWidget, tmp_path: Path) -> No
     with pytest.raises(Exception, match="no such folder"):
         widget.build()
     assert widget.status == "error" and "no such folder" in widget.error
+
+
+class BrokenBackend(Backend):
+    """A backend whose server went away: an unexpected error, not a WorkbenchError."""
+
+    def generate(self, messages: Any, params: Any = None, **overrides: Any) -> Any:
+        raise RuntimeError("the model server went away")
+
+
+def test_an_unexpected_error_reaches_the_learner_and_is_kept(corpus: Path, tmp_path: Path, embedder: Any) -> None:
+    widget = RagWidget(corpus, backend=BrokenBackend(), embedder=embedder, cache_dir=tmp_path / "cache",
+                       chunk_size=200, chunk_overlap=20, model="scripted", question="csv dialects")  # fmt: skip
+    widget._on_action(widget, {"action": "ask"}, [])
+    assert widget.wait(120) is None
+    assert widget.status == "error" and widget.error == "RuntimeError: the model server went away"
+    with pytest.raises(RuntimeError, match="went away"):  # not swallowed: the caller can still get it
+        widget.wait(1, raise_errors=True)

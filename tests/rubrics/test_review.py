@@ -94,3 +94,20 @@ def test_agreement_per_rubric_and_criterion(tmp_path: Path) -> None:
     assert rows[("tone-policy", "no-pii")].n == 1 and rows[("tone-policy", "no-pii")].kappa_quadratic is None
     pooled = rows[("tone-policy", None)]
     assert pooled.n == 11 and pooled.exact == pytest.approx(8 / 11)
+
+
+def test_queues_on_one_file_share_the_process_writer_connection(tmp_path: Path) -> None:
+    from workbench.errors import StoreError
+
+    rubric = load_rubric("tone-policy")
+    first, second = ReviewQueue(tmp_path / "q.db"), ReviewQueue(tmp_path / "q.db")
+    assert first._writer is second._writer and first._writer is not None
+    conn = first._writer.connection()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: a decision survives a power cut
+    added = first.add(rubric, "polite-tone", {"id": "a", "output": "Hi"}, _verdict("polite-tone", 2))
+    first.close()
+    assert [r.id for r in second.pending()] == [added.id]  # the other queue still works
+    with pytest.raises(StoreError, match="closed"):
+        first.pending()
+    second.close()

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import StoreError, ValidationError
-from workbench.telemetry import Event, EventKind, TelemetryStore, open_store, pseudonymize
-from workbench.telemetry import store as store_module
+from workbench.telemetry import Event, EventKind, TelemetryStore, open_store, pseudonymize, sqlite_backend
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -82,6 +81,20 @@ def test_one_writer_connection_per_process(store_path: Path) -> None:
     b.close()
     with pytest.raises(StoreError, match="closed"):
         b.count()
+
+
+def test_the_writer_is_the_shared_sqlite_writer_of_the_file(store: TelemetryStore, store_path: Path) -> None:
+    from workbench._sqlite import release_writer, shared_writer
+
+    store.append(Event.new("score"))
+    writer = shared_writer(store_path, sqlite_backend.OPTIONS)
+    try:
+        assert store._backend._writer is not None
+        assert store._backend._writer.connection.dbapi_connection is writer.connection()
+    finally:
+        release_writer(writer)
+    store.append(Event.new("score"))  # releasing our hold left the store's connection open
+    assert store.count() == 2
 
 
 def test_query_filters(filled: TelemetryStore) -> None:
@@ -245,11 +258,11 @@ def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_network_filesystems_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "_filesystem_type", lambda path: "nfs4")
+    monkeypatch.setattr(sqlite_backend, "_filesystem_type", lambda path: "nfs4")
     with pytest.raises(StoreError, match="network filesystem") as info:
         open_store(tmp_path / "t.db")
     assert "PostgreSQL" in (info.value.hint or "")
 
 
 def test_filesystem_type_of_a_local_folder(tmp_path: Path) -> None:
-    assert store_module._filesystem_type(tmp_path) not in store_module.NETWORK_FILESYSTEMS
+    assert sqlite_backend._filesystem_type(tmp_path) not in sqlite_backend.NETWORK_FILESYSTEMS

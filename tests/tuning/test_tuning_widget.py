@@ -76,3 +76,13 @@ def test_widget_follows_a_run_and_its_stop_button_stops_it(make_config: Callable
         make_config("lora", out=Path.cwd() / "headless", **{"training.max_steps": 2})
     )
     assert headless.status == "completed"
+
+
+def test_a_run_that_cannot_start_shows_its_error_and_wait_raises_it(tmp_path: Path) -> None:
+    from workbench.errors import NotFoundError
+
+    widget = TuningWidget()
+    widget.start(tmp_path / "missing.yaml")
+    with pytest.raises(NotFoundError):
+        widget.wait(120)
+    assert widget.status == "failed" and "missing.yaml" in widget.error and "hint:" in widget.error

@@ -5,23 +5,27 @@ rows in the last minute, the budget sums tokens in the last 24 hours) and fills 
 ends. Reserve-and-check happens in one ``BEGIN IMMEDIATE`` transaction, so two processes cannot both take the
 last slot. Learners are stored as pseudonyms. Rows older than a day are pruned now and then.
 
-SQLite runs in WAL mode with a busy timeout, and each process keeps one connection per database file (the
-bundled SQLite's WAL-reset bug bites with several writer connections in one process).
+Connections come from :mod:`workbench._sqlite`: WAL mode with a busy timeout, and one connection per process
+and database file (the bundled SQLite's WAL-reset bug bites with several writer connections in one process).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench._sqlite import SqliteOptions, SqliteWriter, shared_writer
 from workbench.errors import StoreError
 
 _DAY_S = 86_400.0
 _MINUTE_S = 60.0
+
+#: WAL, ``synchronous=NORMAL`` (a crash loses nothing; a power cut may forget the last reservations).
+_OPTIONS = SqliteOptions(wal=True, synchronous="NORMAL")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS usage (
@@ -33,30 +37,19 @@ CREATE TABLE IF NOT EXISTS usage (
 CREATE INDEX IF NOT EXISTS usage_learner_ts ON usage (learner, ts);
 """
 
-_CONNECTIONS: dict[tuple[int, str], tuple[sqlite3.Connection, threading.Lock]] = {}
-_CONNECTIONS_LOCK = threading.Lock()
 
-
-def _connect(path: Path) -> tuple[sqlite3.Connection, threading.Lock]:
-    key = (os.getpid(), str(path))
-    with _CONNECTIONS_LOCK:
-        found = _CONNECTIONS.get(key)
-        if found is not None:
-            return found
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
+def _open(path: Path) -> SqliteWriter:
+    """The process's writer of the usage database at ``path``, its schema created."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = shared_writer(path, _OPTIONS)
+        with writer.locked() as conn:
             conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"cannot open the guardrail usage database: {exc}", file=path, hint="check the data_dir is writable"
-            ) from exc
-        found = (conn, threading.Lock())
-        _CONNECTIONS[key] = found
-        return found
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(
+            f"cannot open the guardrail usage database: {exc}", file=path, hint="check the data_dir is writable"
+        ) from exc
+    return writer
 
 
 @dataclass(frozen=True)
@@ -92,6 +85,18 @@ class UsageLimiter:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._reserves = 0
+        self._writer: SqliteWriter | None = None
+
+    @contextmanager
+    def _db(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+        """The process's connection to the database, locked; in a ``BEGIN IMMEDIATE`` transaction if ``write``."""
+        if self._writer is None:
+            self._writer = _open(self.path)
+        try:
+            with self._writer.transaction() if write else self._writer.locked() as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise StoreError(f"guardrail usage database error: {exc}", file=self.path) from exc
 
     def reserve(
         self,
@@ -112,18 +117,9 @@ class UsageLimiter:
             now: The current time (tests pass it).
         """
         now = time.time() if now is None else now
-        conn, lock = _connect(self.path)
-        try:
-            with lock:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    result = self._reserve_locked(conn, learner, tokens, requests_per_minute, tokens_per_day, now)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"guardrail usage database error: {exc}", file=self.path) from exc
+        # Reserve-and-check in one write transaction: two processes cannot both take the last slot.
+        with self._db(write=True) as conn:
+            result = self._reserve_locked(conn, learner, tokens, requests_per_minute, tokens_per_day, now)
         self._reserves += 1
         if self._reserves % 1000 == 0:
             self.prune(now=now)
@@ -168,29 +164,20 @@ class UsageLimiter:
         """Record the final token count of a reserved request."""
         if row_id is None:
             return
-        conn, lock = _connect(self.path)
-        try:
-            with lock:
-                conn.execute("UPDATE usage SET tokens = ? WHERE id = ?", (int(tokens), row_id))
-        except sqlite3.Error as exc:
-            raise StoreError(f"guardrail usage database error: {exc}", file=self.path) from exc
+        with self._db(write=False) as conn:
+            conn.execute("UPDATE usage SET tokens = ? WHERE id = ?", (int(tokens), row_id))
 
     def cancel(self, row_id: int | None) -> None:
         """Delete a reserved row whose request never ran."""
         if row_id is None:
             return
-        conn, lock = _connect(self.path)
-        try:
-            with lock:
-                conn.execute("DELETE FROM usage WHERE id = ?", (row_id,))
-        except sqlite3.Error as exc:
-            raise StoreError(f"guardrail usage database error: {exc}", file=self.path) from exc
+        with self._db(write=False) as conn:
+            conn.execute("DELETE FROM usage WHERE id = ?", (row_id,))
 
     def usage(self, learner: str, *, now: float | None = None) -> dict[str, int]:
         """``{"requests_last_minute", "tokens_last_day"}`` for ``learner``."""
         now = time.time() if now is None else now
-        conn, lock = _connect(self.path)
-        with lock:
+        with self._db(write=False) as conn:
             req = conn.execute(
                 "SELECT count(*) FROM usage WHERE learner = ? AND ts > ?", (learner, now - _MINUTE_S)
             ).fetchone()[0]
@@ -202,7 +189,6 @@ class UsageLimiter:
     def prune(self, *, now: float | None = None) -> int:
         """Delete rows older than the longest window; returns how many."""
         now = time.time() if now is None else now
-        conn, lock = _connect(self.path)
-        with lock:
+        with self._db(write=False) as conn:
             cur = conn.execute("DELETE FROM usage WHERE ts <= ?", (now - _DAY_S,))
         return cur.rowcount

@@ -21,9 +21,9 @@ Quick tour::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from workbench._lazy import lazy_exports
 from workbench.settings import SMOLLM2_MODEL, TINY_MODEL
 
 #: public name -> submodule that defines it
@@ -90,15 +90,4 @@ if TYPE_CHECKING:
     from workbench.models.smollm2 import build_smollm2_model
     from workbench.models.tiny import build_tiny_model
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench.models' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"workbench.models.{module}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

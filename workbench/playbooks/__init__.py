@@ -23,9 +23,7 @@ Run statuses (:class:`RunStatus`): ``completed``, ``failed`` (a cell raised), ``
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from workbench._lazy import lazy_exports
 from workbench.playbooks.discovery import (
     Catalog,
     Playbook,
@@ -80,18 +78,7 @@ _LAZY: dict[str, str] = {
     "smoke_test": "smoke",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench.playbooks' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"workbench.playbooks.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from workbench._sqlite import SqliteOptions, SqliteWriter, release_writer, shared_writer
 from workbench.errors import NotFoundError, StoreError, ValidationError
 from workbench.rubrics.agreement import exact_agreement, weighted_kappa
 
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from workbench.rubrics.scoring import CriterionScore
 
 Status = Literal["pending", "accepted", "overridden"]
+
+#: WAL with ``synchronous=FULL``: a reviewer's decision survives a power cut.
+_OPTIONS = SqliteOptions(wal=True, synchronous="FULL")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_items (
@@ -139,7 +142,7 @@ def _redacted(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class ReviewQueue:
-    """A persistent review queue in SQLite (WAL, one connection per queue, thread-safe).
+    """A persistent review queue in SQLite (WAL; every queue on a file shares the process's one connection).
 
     Args:
         path: The database file; default ``<settings.data_dir>/reviews.db``.
@@ -151,21 +154,26 @@ class ReviewQueue:
 
             path = get_settings().data_dir / "reviews.db"
         self.path = Path(path)
-        self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.executescript(_SCHEMA)
+            writer = shared_writer(self.path, _OPTIONS)
         except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the review queue '{self.path}': {exc}",
+                             hint="check that the data directory is writable (WORKBENCH_DATA_DIR)") from None
+        self._writer: SqliteWriter | None = writer
+        try:
+            with writer.locked() as conn:
+                conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            self.close()
             raise StoreError(f"cannot open the review queue '{self.path}': {exc}",
                              hint="check that the data directory is writable (WORKBENCH_DATA_DIR)") from None
 
     def close(self) -> None:
-        """Close the database connection."""
-        self._conn.close()
+        """Give back this queue's hold on the connection (closed when the last queue on the file closes)."""
+        if self._writer is not None:
+            release_writer(self._writer)
+            self._writer = None
 
     def __enter__(self) -> ReviewQueue:
         return self
@@ -174,13 +182,17 @@ class ReviewQueue:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                with self._conn:
-                    yield self._conn
-            except sqlite3.Error as exc:
-                raise StoreError(f"review queue '{self.path}' failed: {exc}") from None
+    def _tx(self, *, write: bool = False) -> Iterator[sqlite3.Cursor]:
+        """A cursor (rows as :class:`sqlite3.Row`) on the locked connection; in a write transaction if ``write``."""
+        if self._writer is None:
+            raise StoreError(f"the review queue '{self.path}' is closed", hint="open it again with ReviewQueue()")
+        try:
+            with self._writer.transaction() if write else self._writer.locked() as conn:
+                cursor = conn.cursor()
+                cursor.row_factory = sqlite3.Row
+                yield cursor
+        except sqlite3.Error as exc:
+            raise StoreError(f"review queue '{self.path}' failed: {exc}") from None
 
     # --- writing ---------------------------------------------------------------------------------------------
 
@@ -208,7 +220,7 @@ class ReviewQueue:
                 criterion.pass_threshold if criterion.pass_threshold is not None else rubric.pass_threshold
             ),
         )
-        with self._tx() as conn:
+        with self._tx(write=True) as conn:
             conn.execute(
                 "INSERT INTO review_items (id, created_at, rubric, rubric_version, criterion, "
                 "criterion_description, skill, levels_json, item_id, item_json, subject, ai_score, max_score, "
@@ -246,7 +258,7 @@ class ReviewQueue:
                 record: bool) -> ReviewItem:
         comment = _redact_text(comment.strip()) if comment else ""
         when = _now()
-        with self._tx() as conn:
+        with self._tx(write=True) as conn:
             conn.execute(
                 "UPDATE review_items SET status=?, human_score=?, comment=?, reviewer=?, reviewed_at=? WHERE id=?",
                 (status, score, comment, reviewer, when, current.id),

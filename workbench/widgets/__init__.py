@@ -5,8 +5,7 @@ Widgets are imported lazily by name so that ``import workbench.widgets`` stays l
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from workbench._lazy import lazy_exports
 
 _WIDGETS: dict[str, str] = {
     "PlaygroundWidget": "workbench.widgets.playground",
@@ -18,9 +17,4 @@ _WIDGETS: dict[str, str] = {
 
 __all__ = sorted(_WIDGETS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _WIDGETS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'workbench.widgets' has no attribute '{name}'")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _WIDGETS, globals())

@@ -3,8 +3,9 @@
 State lives in synced traits (model, template, variables, system prompt, parameters, output, status, history,
 comparison), so the view can be rebuilt from state alone; the front end sends only actions
 (``{"action": "run" | "compare" | "clear_history"}``). Actions from the browser run in a worker thread and
-mirror progress into traits; :meth:`PlaygroundWidget.run` and :meth:`PlaygroundWidget.compare` do the same work
-synchronously, so notebooks run headless under papermill or nbclient with no browser::
+mirror progress into traits (:class:`~workbench.widgets.action.ActionWidget`: errors show in ``error``);
+:meth:`PlaygroundWidget.run` and :meth:`PlaygroundWidget.compare` do the same work synchronously, so notebooks
+run headless under papermill or nbclient with no browser::
 
     w = PlaygroundWidget(template="summarise", variables={"text": report}, temperature=0.2)
     w                      # shows the form in JupyterLab
@@ -16,14 +17,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-import anywidget
 import traitlets
 
 from workbench.errors import PolicyViolation, WorkbenchError
 from workbench.prompting import Comparison, GenerationResult, Playground, Variant, list_templates
 from workbench.widgets._static import STATIC, widget_esm
+from workbench.widgets.action import ActionWidget, Handler
 
 #: Synced trait names; ``static/playground.js`` declares the same list (a test keeps them in step).
 FIELDS: tuple[str, ...] = (
@@ -50,7 +51,7 @@ FIELDS: tuple[str, ...] = (
 )
 
 
-class PlaygroundWidget(anywidget.AnyWidget):
+class PlaygroundWidget(ActionWidget):
     """Prompt playground: pick a model and template, fill variables, run (streamed), compare, see history.
 
     Args:
@@ -80,13 +81,13 @@ class PlaygroundWidget(anywidget.AnyWidget):
     max_new_tokens = traitlets.Int(64).tag(sync=True)
     seed = traitlets.Int(None, allow_none=True).tag(sync=True)
     stream = traitlets.Bool(True).tag(sync=True)
-    status = traitlets.Unicode("idle").tag(sync=True)
     output = traitlets.Unicode("").tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
     last_run = traitlets.Dict().tag(sync=True)
     history = traitlets.List(traitlets.Dict()).tag(sync=True)
     variants = traitlets.List(traitlets.Dict()).tag(sync=True)
     comparison = traitlets.List(traitlets.Dict()).tag(sync=True)
+
+    background_actions: ClassVar[frozenset[str]] = frozenset({"run", "compare"})
 
     def __init__(
         self,
@@ -111,7 +112,6 @@ class PlaygroundWidget(anywidget.AnyWidget):
         self._busy = threading.Lock()
         self._template_system = ""
         self.observe(self._on_template, names=["template"])
-        self.on_msg(self._on_action)
         if template:
             self.template = template  # fills defaults, system prompt and parameters via the observer
         if variables:
@@ -135,7 +135,7 @@ class PlaygroundWidget(anywidget.AnyWidget):
         try:
             tpl = self._playground.get_template(change["new"] or None)
         except WorkbenchError as exc:
-            self.error, self.status = str(exc), "error"
+            self.report_error(exc)
             return
         if tpl is None:
             self._template_system = ""
@@ -151,34 +151,17 @@ class PlaygroundWidget(anywidget.AnyWidget):
             if key in params:
                 setattr(self, key, params[key])
 
-    def _on_action(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        action = content.get("action") if isinstance(content, dict) else None
-        if action == "clear_history":
-            self.clear_history()
-            return
-        if action not in ("run", "compare"):
-            self.error = f"unknown action {action!r}"
-            return
-        if not self._busy.acquire(blocking=False):
-            self.error = "a run is already in progress"
-            return
-        # Long work runs off the comm thread; progress reaches the view through traits.
-        target = self._run_locked if action == "run" else self._compare_locked
+    def actions(self) -> Mapping[str, Handler]:
+        """The front end's actions; runs and comparisons go to a worker thread (see :class:`ActionWidget`)."""
+        return {
+            "run": lambda _content: self.run(),
+            "compare": lambda _content: self.compare(),
+            "clear_history": lambda _content: self.clear_history(),
+        }
 
-        def work() -> None:
-            try:
-                target(raise_errors=False)
-            finally:
-                self._busy.release()
-
-        self._thread = threading.Thread(target=work, name=f"workbench-playground-{action}", daemon=True)
-        self._thread.start()
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for an action started from the front end to finish (tests and scripts)."""
-        thread = getattr(self, "_thread", None)
-        if thread is not None:
-            thread.join(timeout)
+    def error_status(self, exc: BaseException) -> str:
+        """``blocked`` when a guardrail refused the run, else ``error``."""
+        return "blocked" if isinstance(exc, PolicyViolation) else "error"
 
     # -------------------------------------------------------------------------------------------------- run
 
@@ -189,7 +172,7 @@ class PlaygroundWidget(anywidget.AnyWidget):
             The run, or ``None`` when it failed and ``raise_errors`` is false (the message is in :attr:`error`).
         """
         with self._busy:
-            return self._run_locked(raise_errors=raise_errors)
+            return self.perform(self._run_locked, raise_errors=raise_errors)
 
     def compare(
         self, variants: Sequence[Variant | str | Mapping[str, Any]] | None = None, *, raise_errors: bool = True
@@ -198,7 +181,7 @@ class PlaygroundWidget(anywidget.AnyWidget):
         if variants is not None:
             self.variants = [_variant_dict(Variant.coerce(v)) for v in variants]
         with self._busy:
-            return self._compare_locked(raise_errors=raise_errors)
+            return self.perform(self._compare_locked, raise_errors=raise_errors)
 
     def clear_history(self) -> None:
         """Forget the history (telemetry keeps its events)."""
@@ -223,16 +206,9 @@ class PlaygroundWidget(anywidget.AnyWidget):
             "coerce": True,
         }
 
-    def _run_locked(self, *, raise_errors: bool) -> GenerationResult | None:
+    def _run_locked(self) -> GenerationResult:
         self.status, self.error, self.output = "running", "", ""
-        try:
-            result = self._playground.run(stream=self.stream, on_text=self._append_output, **self._run_kwargs())
-        except WorkbenchError as exc:
-            self.error = str(exc)
-            self.status = "blocked" if isinstance(exc, PolicyViolation) else "error"
-            if raise_errors:
-                raise
-            return None
+        result = self._playground.run(stream=self.stream, on_text=self._append_output, **self._run_kwargs())
         self.output = result.text
         self.last_run = _summary(result)
         self.history = [*self.history, _summary(result)][-self._playground.history_limit :]
@@ -242,7 +218,7 @@ class PlaygroundWidget(anywidget.AnyWidget):
     def _append_output(self, piece: str) -> None:
         self.output = self.output + piece
 
-    def _compare_locked(self, *, raise_errors: bool) -> Comparison | None:
+    def _compare_locked(self) -> Comparison:
         variants = [Variant.coerce(v) for v in self.variants]
         self.status, self.error = "running", ""
         self.comparison = [
@@ -266,32 +242,26 @@ class PlaygroundWidget(anywidget.AnyWidget):
             if run is not None:
                 self.history = [*self.history, _summary(run)][-self._playground.history_limit :]
 
-        try:
-            merged = [
-                Variant(
-                    template=v.template if v.template is not None else kwargs["template"],
-                    model=v.model or kwargs["model"],
-                    bits=v.bits if v.bits is not None else kwargs["bits"],
-                    system=v.system if v.system is not None else kwargs["system"],
-                    params={**params, **dict(v.params)},
-                    label=v.describe(i),
-                )
-                for i, v in enumerate(variants)
-            ]
-            result = self._playground.compare(
-                merged,
-                variables=shared_vars,
-                prompt=self.prompt,
-                stream=self.stream,
-                on_text=on_text,
-                on_result=on_result,
-                coerce=True,
+        merged = [
+            Variant(
+                template=v.template if v.template is not None else kwargs["template"],
+                model=v.model or kwargs["model"],
+                bits=v.bits if v.bits is not None else kwargs["bits"],
+                system=v.system if v.system is not None else kwargs["system"],
+                params={**params, **dict(v.params)},
+                label=v.describe(i),
             )
-        except WorkbenchError as exc:
-            self.error, self.status = str(exc), "error"
-            if raise_errors:
-                raise
-            return None
+            for i, v in enumerate(variants)
+        ]
+        result = self._playground.compare(
+            merged,
+            variables=shared_vars,
+            prompt=self.prompt,
+            stream=self.stream,
+            on_text=on_text,
+            on_result=on_result,
+            coerce=True,
+        )
         self.status = "done" if not any(result.errors) else "error"
         if any(result.errors):
             self.error = "; ".join(e for e in result.errors if e)

@@ -3,9 +3,10 @@
 Pick a corpus and chunking, build (or reuse) its index, choose the retriever mode, ``k`` and fusion weights,
 ask a question, and see the retrieved chunks with their scores and highlighted query terms, the final prompt
 and the cited answer; run the evaluation table. State lives in synced traits; the front end sends only actions
-(``{"action": "build" | "search" | "ask" | "evaluate"}``), which run in a worker thread. The same work runs
-synchronously and headless through :meth:`RagWidget.build`, :meth:`RagWidget.search`, :meth:`RagWidget.ask`
-and :meth:`RagWidget.evaluate` (papermill, nbclient, tests)::
+(``{"action": "build" | "search" | "ask" | "evaluate"}``), which run in a worker thread
+(:class:`~workbench.widgets.action.ActionWidget`: errors show in the ``error`` trait; ``wait()`` waits). The
+same work runs synchronously and headless through :meth:`RagWidget.build`, :meth:`RagWidget.search`,
+:meth:`RagWidget.ask` and :meth:`RagWidget.evaluate` (papermill, nbclient, tests)::
 
     w = RagWidget()                         # the shipped corpus, markdown chunks of 1000/100
     w.build(); w.search("How do I read a CSV file?")
@@ -16,16 +17,13 @@ and :meth:`RagWidget.evaluate` (papermill, nbclient, tests)::
 
 from __future__ import annotations
 
-import contextlib
 import pathlib
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
-import anywidget
 import traitlets
 
-from workbench.errors import WorkbenchError
 from workbench.rag import (
     DEFAULT_K,
     ChunkingConfig,
@@ -39,6 +37,7 @@ from workbench.rag import (
     load_questions,
 )
 from workbench.widgets._static import STATIC, widget_esm
+from workbench.widgets.action import ActionWidget, Handler
 
 #: Synced trait names; ``static/rag.js`` declares the same list (a test keeps them in step).
 FIELDS: tuple[str, ...] = (
@@ -80,7 +79,7 @@ def shipped_corpus() -> dict[str, str]:
     }
 
 
-class RagWidget(anywidget.AnyWidget):
+class RagWidget(ActionWidget):
     """Wire a retriever and see what it does.
 
     Args:
@@ -110,8 +109,6 @@ class RagWidget(anywidget.AnyWidget):
     model = traitlets.Unicode("").tag(sync=True)
     max_new_tokens = traitlets.Int(96).tag(sync=True)
     questions_file = traitlets.Unicode("").tag(sync=True)
-    status = traitlets.Unicode("idle").tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
     index_info = traitlets.Dict().tag(sync=True)
     hits = traitlets.List(traitlets.Dict()).tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
@@ -119,6 +116,8 @@ class RagWidget(anywidget.AnyWidget):
     citations = traitlets.List(traitlets.Unicode()).tag(sync=True)
     sources = traitlets.List(traitlets.Dict()).tag(sync=True)
     eval_rows = traitlets.List(traitlets.Dict()).tag(sync=True)
+
+    background_actions: ClassVar[frozenset[str]] = frozenset({"build", "search", "ask", "evaluate"})
 
     def __init__(
         self,
@@ -152,9 +151,7 @@ class RagWidget(anywidget.AnyWidget):
         self._index: RagIndex | None = None
         self._built_for: tuple[str, ChunkingConfig] | None = None
         self._busy = threading.Lock()
-        self._thread: threading.Thread | None = None
         self.observe(self._on_corpus, names=["corpus"])
-        self.on_msg(self._on_action)
 
     # -------------------------------------------------------------------------------------------- plumbing
 
@@ -174,45 +171,18 @@ class RagWidget(anywidget.AnyWidget):
         match = next((c for c in self.corpora if c.get("path") == change["new"]), None)
         self.questions_file = (match or {}).get("questions", "")
 
-    def _on_action(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        action = content.get("action") if isinstance(content, dict) else None
-        targets: dict[str, Callable[[], Any]] = {
-            "build": self.build,
-            "search": self.search,
-            "ask": self.ask,
-            "evaluate": self.evaluate,
+    def actions(self) -> Mapping[str, Handler]:
+        """The front end's actions, each run in a worker thread (see :class:`ActionWidget`)."""
+        return {
+            "build": lambda _content: self.build(),
+            "search": lambda _content: self.search(),
+            "ask": lambda _content: self.ask(),
+            "evaluate": lambda _content: self.evaluate(),
         }
-        if action not in targets:
-            self.error = f"unknown action {action!r}"
-            return
-        if self._thread is not None and self._thread.is_alive():
-            self.error = "an action is already running"
-            return
-
-        def work() -> None:
-            # The error is already in the `error` trait; a worker thread has nobody to raise to.
-            with contextlib.suppress(Exception):
-                targets[action]()
-
-        self._thread = threading.Thread(target=work, name=f"workbench-rag-{action}", daemon=True)
-        self._thread.start()
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for an action started from the front end to finish (tests and scripts)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _step(self, status: str, work: Callable[[], Any]) -> Any:
         with self._busy:
-            self.status, self.error = status, ""
-            try:
-                result = work()
-            except WorkbenchError as exc:
-                self.error, self.status = str(exc), "error"
-                raise
-            except Exception as exc:
-                self.error, self.status = f"{type(exc).__name__}: {exc}", "error"
-                raise
+            result = self.perform(work, status=status)
             self.status = "done"
             return result
 

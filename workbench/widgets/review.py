@@ -16,21 +16,21 @@ so notebooks and tests drive the widget headless::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets
 
-from workbench.errors import WorkbenchError
 from workbench.rubrics import ReviewItem, ReviewQueue
 from workbench.widgets._static import STATIC, widget_esm
+from workbench.widgets.action import ActionWidget, Handler
 
 #: Synced trait names; ``static/review.js`` declares the same list (a test keeps them in step).
 FIELDS: tuple[str, ...] = ("rubric", "items", "index", "current", "counts", "agreement", "status", "error", "last")
 
 
-class ReviewWidget(anywidget.AnyWidget):
+class ReviewWidget(ActionWidget):
     """Human review of AI verdicts: accept or override with a comment; see AI-human agreement.
 
     Args:
@@ -50,7 +50,6 @@ class ReviewWidget(anywidget.AnyWidget):
     counts = traitlets.Dict().tag(sync=True)
     agreement = traitlets.List(traitlets.Dict()).tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
     last = traitlets.Dict().tag(sync=True)
 
     def __init__(
@@ -67,7 +66,6 @@ class ReviewWidget(anywidget.AnyWidget):
         self._reviewer = reviewer
         self.observe(self._on_index, names=["index"])
         self.observe(lambda _change: self.refresh(), names=["rubric"])
-        self.on_msg(self._on_action)
         self.refresh()
 
     @property
@@ -113,41 +111,40 @@ class ReviewWidget(anywidget.AnyWidget):
             review_id, lambda rid: self._queue.override(rid, int(score), comment=comment, reviewer=self._reviewer)
         )
 
-    def _decide(self, review_id: str | None, action: Any) -> ReviewItem | None:
+    def _decide(self, review_id: str | None, action: Callable[[str], ReviewItem]) -> ReviewItem | None:
         shown: dict[str, Any] = self.current or {}
         rid = review_id or shown.get("id")
         if not rid:
             self.error = "nothing to review"
             return None
-        try:
-            decided: ReviewItem = action(rid)
-        except WorkbenchError as exc:
-            self.error = str(exc)
+        decided = self.perform(lambda: action(rid), raise_errors=False)
+        if decided is None:
             return None
         self.error = ""
         self.last = _view(decided)
         self.refresh()
         return decided
 
-    def _on_action(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if not isinstance(content, dict):
-            return
-        action = content.get("action")
-        if action == "accept":
-            self.accept(str(content.get("comment") or ""), review_id=content.get("id"))
-        elif action == "override":
-            try:
-                score = int(content.get("score"))  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                self.error = "choose a score to override with"
-                return
-            self.override(score, str(content.get("comment") or ""), review_id=content.get("id"))
-        elif action == "goto":
-            self.goto(int(content.get("index", 0)))
-        elif action == "refresh":
-            self.refresh()
-        else:
-            self.error = f"unknown action {action!r}"
+    def actions(self) -> Mapping[str, Handler]:
+        """The front end's actions, run at once (see :class:`ActionWidget`)."""
+        return {
+            "accept": lambda content: self.accept(str(content.get("comment") or ""), review_id=content.get("id")),
+            "override": self._override_message,
+            "goto": lambda content: self.goto(int(content.get("index", 0))),
+            "refresh": lambda _content: self.refresh(),
+        }
+
+    def error_status(self, exc: BaseException) -> None:
+        """Errors leave :attr:`status` (the queue summary) as it is."""
+        return None
+
+    def _override_message(self, content: dict[str, Any]) -> ReviewItem | None:
+        try:
+            score = int(content.get("score"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            self.error = "choose a score to override with"
+            return None
+        return self.override(score, str(content.get("comment") or ""), review_id=content.get("id"))
 
 
 def _view(item: ReviewItem) -> dict[str, Any]:

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets
 
 from workbench.tuning.config import TuneConfig
 from workbench.tuning.trainer import RunInfo, StepMetrics, StopSignal, TrainingCallback, TrainingResult
 from workbench.widgets._static import STATIC, widget_esm
+from workbench.widgets.action import ActionWidget, Handler
 
 #: Synced trait names; ``static/tuning.js`` declares the same list (a test keeps them in step).
 FIELDS: tuple[str, ...] = (
@@ -52,7 +53,7 @@ FIELDS: tuple[str, ...] = (
 MAX_UPDATES_PER_S = 4.0
 
 
-class TuningWidget(anywidget.AnyWidget, TrainingCallback):
+class TuningWidget(ActionWidget, TrainingCallback):
     """Dashboard of one training run; also a training callback (pass it to ``train(callbacks=[w])``).
 
     Args:
@@ -63,7 +64,6 @@ class TuningWidget(anywidget.AnyWidget, TrainingCallback):
     _css = STATIC / "tuning.css"
 
     run_name = traitlets.Unicode("").tag(sync=True)
-    status = traitlets.Unicode("idle").tag(sync=True)
     step = traitlets.Int(0).tag(sync=True)
     total_steps = traitlets.Int(0).tag(sync=True)
     train_loss = traitlets.List(traitlets.List()).tag(sync=True)
@@ -75,7 +75,6 @@ class TuningWidget(anywidget.AnyWidget, TrainingCallback):
     eta_s = traitlets.Float(0.0).tag(sync=True)
     elapsed_s = traitlets.Float(0.0).tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
     summary = traitlets.Dict().tag(sync=True)
 
     def __init__(self, *, stop_signal: StopSignal | None = None, **kwargs: Any) -> None:
@@ -84,19 +83,16 @@ class TuningWidget(anywidget.AnyWidget, TrainingCallback):
         self._pending: dict[str, Any] = {}
         self._last_push = 0.0
         self._started = 0.0
-        self._thread: threading.Thread | None = None
-        self._result: TrainingResult | None = None
-        self._exception: BaseException | None = None
-        self.on_msg(self._on_action)
 
     # -- actions ---------------------------------------------------------------------------------------------
 
-    def _on_action(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        action = content.get("action") if isinstance(content, dict) else None
-        if action == "stop":
-            self.stop()
-        else:
-            self.error = f"unknown action {action!r}"
+    def actions(self) -> Mapping[str, Handler]:
+        """The front end's one action: the stop button (see :class:`ActionWidget`)."""
+        return {"stop": lambda _content: self.stop()}
+
+    def error_status(self, exc: BaseException) -> str:
+        """A run that raised is ``failed``."""
+        return "failed"
 
     def stop(self) -> None:
         """Ask the run to stop after the current step (it keeps a checkpoint and saves the adapter)."""
@@ -106,47 +102,31 @@ class TuningWidget(anywidget.AnyWidget, TrainingCallback):
             self.message = "stopping after the current step..."
 
     def start(self, config: TuneConfig | str | Path, **train_kwargs: Any) -> threading.Thread:
-        """Train ``config`` in a background thread (the notebook stays usable; the stop button works)."""
-        if self._thread is not None and self._thread.is_alive():
-            from workbench.errors import RunError
+        """Train ``config`` in a background thread (the notebook stays usable; the stop button works).
 
-            raise RunError(
-                "a run is already in progress in this widget", hint="stop it or wait() for it first"
-            )
-        self._result, self._exception = None, None
-
-        def work() -> None:
-            try:
-                self._result = self.run(config, **train_kwargs)
-            except BaseException as exc:  # re-raised by wait(); the view shows it already
-                self._exception = exc
-
-        self._thread = threading.Thread(target=work, name="workbench-tuning", daemon=True)
-        self._thread.start()
-        return self._thread
+        Raises:
+            RunError: When a run is already in progress in this widget.
+        """
+        run = self.start_action("train", lambda: self.run(config, **train_kwargs))
+        assert run.thread is not None
+        return run.thread
 
     def run(self, config: TuneConfig | str | Path, **train_kwargs: Any) -> TrainingResult:
         """Train ``config`` in this thread with this widget as a callback (headless use)."""
-        from workbench.errors import WorkbenchError
         from workbench.tuning import train
 
         self.stop_signal.clear()
         callbacks = [self, *train_kwargs.pop("callbacks", [])]
         self.status, self.error, self.message = "starting", "", "loading data and model..."
         self.train_loss, self.eval_loss, self.summary = [], [], {}
-        try:
-            return train(config, callbacks=callbacks, stop=self.stop_signal, **train_kwargs)
-        except WorkbenchError as exc:
-            self.status, self.error = "failed", str(exc)
-            raise
+        result = self.perform(lambda: train(config, callbacks=callbacks, stop=self.stop_signal, **train_kwargs))
+        assert result is not None
+        return result
 
-    def wait(self, timeout: float | None = None) -> TrainingResult | None:
+    def wait(self, timeout: float | None = None, *, raise_errors: bool = True) -> TrainingResult | None:
         """Wait for a run started with :meth:`start`; returns its result or re-raises its error."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        if self._exception is not None:
-            raise self._exception
-        return self._result
+        result: TrainingResult | None = super().wait(timeout, raise_errors=raise_errors)
+        return result
 
     # -- TrainingCallback ------------------------------------------------------------------------------------
 

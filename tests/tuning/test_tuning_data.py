@@ -44,6 +44,21 @@ def test_shipped_set_is_valid_and_reproducible(house_dir: Path) -> None:
     assert subprocess.run([sys.executable, str(script), "--check"], capture_output=True).returncode == 0
 
 
+def test_ticket_triage_set_is_valid_reproducible_and_held_out() -> None:
+    import json
+
+    folder = ROOT / "datasets" / "finetune" / "ticket-triage"
+    train, held = validate_file(folder / "train.jsonl"), validate_file(folder / "eval.jsonl")
+    assert train.ok and held.ok and len(train.examples) == 360 and len(held.examples) == 90
+    answers = [json.loads(e.messages[-1]["content"]) for e in train.examples + held.examples]
+    assert {a["category"] for a in answers} == {"access", "hardware", "software", "network", "email", "billing"}
+    assert {a["priority"] for a in answers} == {"high", "medium", "low"}
+    seen = {e.messages[-2]["content"] for e in train.examples}
+    assert not seen & {e.messages[-2]["content"] for e in held.examples}, "held-out tickets leak into training"
+    script = folder / "make_triage.py"
+    assert subprocess.run([sys.executable, str(script), "--check"], capture_output=True).returncode == 0
+
+
 def test_malformed_lines_are_all_reported_by_number(tmp_path: Path) -> None:
     path = write_jsonl(
         tmp_path / "bad.jsonl",

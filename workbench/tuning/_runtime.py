@@ -19,21 +19,18 @@ def quiet_bitsandbytes() -> None:
 
 
 def resolve_model_dir(name: str) -> Path:
-    """The local folder of a model: the built-in ``workbench-tiny``, a folder, or a hub id already in the cache.
+    """The local folder of a model: a built-in model (``smollm2-135m-instruct``, ``workbench-tiny``), a folder,
+    or a hub id already in the cache.
 
     Raises:
-        ModelNotFoundError: Nothing local matches ``name``.
+        ModelNotFoundError: Nothing local matches ``name`` (or a built-in model's wheel is missing).
         OfflineError: ``name`` looks like a hub id that is not cached (nothing is downloaded).
     """
-    from workbench.settings import TINY_MODEL
+    from workbench.models import prepare_builtin
 
-    if name == TINY_MODEL:
-        try:
-            from workbench.models import build_tiny_model
-        except ImportError:  # the runtime's package API is not there yet: use its submodule directly
-            from workbench.models.tiny import build_tiny_model
-
-        return Path(build_tiny_model())
+    built = prepare_builtin(name)
+    if built is not None:
+        return Path(built)
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():

@@ -214,14 +214,17 @@ class EvaluationConfig(_Frozen):
         enabled: Evaluate the base and the tuned model (perplexity and generation scores).
         max_examples: Held-out examples used for generation scores (perplexity uses all).
         max_new_tokens: Generation budget per example.
-        scorer: Generation scorer: ``house_format`` (the shipped set's answer format), ``exact`` or ``none``.
+        scorer: Generation scorer: ``house_format`` (the house-format set), ``json_fields`` (JSON answers such as
+            the ticket-triage set), ``exact`` or ``none``.
         rubric: Optional rubric id or path, scored when the rubrics module is installed (hook).
     """
 
     enabled: bool = Field(True, description="Evaluate before and after training.")
     max_examples: int = Field(24, ge=0, description="Examples used for generation scores.")
     max_new_tokens: int = Field(48, gt=0, description="Generation budget per example.")
-    scorer: Literal["house_format", "exact", "none"] = Field("house_format", description="Generation scorer.")
+    scorer: Literal["house_format", "json_fields", "exact", "none"] = Field(
+        "house_format", description="Generation scorer."
+    )
     rubric: str | None = Field(None, description="Rubric id or path to score generations with (optional).")
 
 

@@ -5,6 +5,9 @@
 
   - ``house_format``: the answer starts with ``Answer:`` and ends with a ticket tag ``[ticket: <topic>]``
     (``format_compliance``), and the tag is the reference's (``tag_accuracy``);
+  - ``json_fields``: the answer is one JSON object with the reference's keys (``format_compliance``), each
+    field equals the reference's (``field_accuracy``, the mean over fields), all of them (``exact_match``);
+    the shipped ticket-triage set (``{"category", "priority"}``) uses it;
   - ``exact``: the answer equals the reference (``exact_match``).
 
 - **Rubric scores** (hook): with ``evaluation.rubric`` set and :mod:`workbench.rubrics` installed, the answers
@@ -156,6 +159,8 @@ def score_answers(outputs: Sequence[str], references: Sequence[str], scorer: str
     exact = sum(o.strip() == r.strip() for o, r in zip(outputs, references, strict=True)) / n
     if scorer == "exact":
         return {"exact_match": exact}
+    if scorer == "json_fields":
+        return json_field_scores(outputs, references)
     compliant = sum(house_format_ok(o) for o in outputs) / n
     tags = (
         sum(
@@ -165,6 +170,31 @@ def score_answers(outputs: Sequence[str], references: Sequence[str], scorer: str
         / n
     )
     return {"format_compliance": compliant, "tag_accuracy": tags, "exact_match": exact}
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    import json
+
+    try:
+        value = json.loads(text.strip())
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def json_field_scores(outputs: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """``format_compliance``, ``field_accuracy`` and ``exact_match`` of JSON answers (see the module docstring)."""
+    n = len(outputs)
+    compliant = fields = exact = 0.0
+    for output, reference in zip(outputs, references, strict=True):
+        got, want = _json_object(output), _json_object(reference) or {}
+        if got is None or not want:
+            continue
+        compliant += set(got) == set(want)
+        matches = sum(got.get(k) == v for k, v in want.items())
+        fields += matches / len(want)
+        exact += matches == len(want) and set(got) == set(want)
+    return {"format_compliance": compliant / n, "field_accuracy": fields / n, "exact_match": exact / n}
 
 
 def rubric_scores(rubric: str, examples: Sequence[Example], outputs: Sequence[str]) -> dict[str, float]:

@@ -3,13 +3,20 @@
 Entry points are loaded lazily, the first time a registry is read, and a plugin that fails to import is
 recorded in :attr:`Registry.load_failures` instead of breaking the registry (fault isolation). Set
 ``WORKBENCH_LOAD_PLUGINS=0`` to ignore third-party entry points (tests do).
+
+Built-ins are declared the way plugins are, as ``"module:attribute"`` entry points of the registry's group
+(``builtins=``), and loaded through the same :class:`~importlib.metadata.EntryPoint` door, only when first
+asked for. They are declared in code rather than only in ``pyproject.toml`` so that a source checkout on
+``PYTHONPATH`` (no install, no metadata) and ``WORKBENCH_LOAD_PLUGINS=0`` still see them; and since the
+registry holds references, not objects, the module defining the registry never imports its implementations
+(no import side effects, no import circle).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
+from collections.abc import Callable, Iterator, Mapping
+from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
 
 from workbench.errors import PluginError
@@ -18,12 +25,22 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """Named implementations of one kind, from code and from the ``group`` entry-point group."""
+    """Named implementations of one kind, from code and from the ``group`` entry-point group.
 
-    def __init__(self, kind: str, group: str | None = None) -> None:
+    Args:
+        kind: What an item is, for messages (``"scorer"``).
+        group: The entry-point group plugins register in.
+        builtins: Name -> ``"module:attribute"`` of the built-in implementations, loaded on first use like
+            entry points (a built-in that fails to import raises: it is a bug, not a broken plugin).
+    """
+
+    def __init__(self, kind: str, group: str | None = None, *, builtins: Mapping[str, str] | None = None) -> None:
         self.kind = kind
         self.group = group
         self._items: dict[str, T] = {}
+        self._builtins = {
+            name: EntryPoint(name=name, value=value, group=group or "") for name, value in (builtins or {}).items()
+        }
         self._loaded = group is None
         self.load_failures: dict[str, str] = {}
 
@@ -31,11 +48,14 @@ class Registry(Generic[T]):
         """Register ``item`` under ``name``; usable as a decorator when ``item`` is omitted."""
 
         def add(obj: T) -> T:
+            if name in self._builtins and name not in self._items and not replace:
+                self._load_builtin(name)
             if name in self._items and not replace and self._items[name] is not obj:
                 raise PluginError(
                     f"{self.kind} '{name}' is already registered",
                     hint="pick another name, or pass replace=True to override it on purpose",
                 )
+            self._builtins.pop(name, None)
             self._items[name] = obj
             return obj
 
@@ -49,20 +69,25 @@ class Registry(Generic[T]):
             return
         assert self.group is not None
         for ep in entry_points(group=self.group):
-            if ep.name in self._items:
+            if ep.name in self._items or ep.name in self._builtins:
                 continue
             try:
                 self._items[ep.name] = ep.load()
             except Exception as exc:  # a broken plugin must not break the product
                 self.load_failures[ep.name] = f"{type(exc).__name__}: {exc}"
 
+    def _load_builtin(self, name: str) -> None:
+        self._items[name] = self._builtins.pop(name).load()
+
     def get(self, name: str) -> T:
         """The implementation registered as ``name``; a :class:`PluginError` listing the known names if none."""
         self._load_entry_points()
+        if name in self._builtins:
+            self._load_builtin(name)
         try:
             return self._items[name]
         except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
+            known = ", ".join(self.names()) or "none"
             failure = self.load_failures.get(name)
             hint = f"it failed to load: {failure}" if failure else f"known {self.kind}s: {known}"
             raise PluginError(f"unknown {self.kind} '{name}'", hint=hint) from None
@@ -70,11 +95,11 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """Sorted names of every registered implementation."""
         self._load_entry_points()
-        return sorted(self._items)
+        return sorted({*self._items, *self._builtins})
 
     def __contains__(self, name: object) -> bool:
         self._load_entry_points()
-        return name in self._items
+        return name in self._items or name in self._builtins
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

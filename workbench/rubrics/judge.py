@@ -21,17 +21,14 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from workbench.rubrics.constrained import VerdictAutomaton, verdict_schema
-from workbench.rubrics.scorers.base import Scorer, ScorerConfig, ScoreResult, register_scorer, text_of
+from workbench.rubrics.context import ScoringContext
+from workbench.rubrics.scorers.base import CriterionView, Scorer, ScorerConfig, ScoreResult, text_of
 from workbench.rubrics.scorers.deterministic import extract_json
-
-if TYPE_CHECKING:
-    from workbench.rubrics.schema import Criterion
-    from workbench.rubrics.scoring import ScoringContext
 
 #: Labels used for item fields in the default judge prompt (other fields use their name, capitalised).
 FIELD_LABELS = {"input": "Question", "question": "Question", "output": "Answer", "prompt": "Prompt"}
@@ -80,7 +77,7 @@ class JudgeSample:
         return self.score is not None
 
 
-def judge_messages(criterion: Criterion, item: Mapping[str, Any], config: JudgeConfig) -> list[dict[str, str]]:
+def judge_messages(criterion: CriterionView, item: Mapping[str, Any], config: JudgeConfig) -> list[dict[str, str]]:
     """The chat messages asking for a verdict on ``item`` for ``criterion``."""
     levels = "; ".join(f"{level.score} = {level.descriptor}" for level in criterion.levels)
     scores = ", ".join(str(s) for s in criterion.level_scores)
@@ -331,7 +328,6 @@ def aggregate(samples: Sequence[JudgeSample], k: int) -> tuple[int | None, float
     return score, top / max(k, len(samples), 1), rationale
 
 
-@register_scorer("judge")
 class JudgeScorer(Scorer):
     """LLM-as-judge scorer (see the module docstring)."""
 

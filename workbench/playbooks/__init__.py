@@ -31,9 +31,11 @@ from workbench.playbooks.discovery import (
     Playbook,
     builtin_pack_dir,
     discover_playbooks,
+    filter_playbooks,
     get_playbook,
     load_playbook,
     packs,
+    task_skill_weights,
 )
 from workbench.playbooks.kernel import (
     CheckFailed,
@@ -121,6 +123,7 @@ __all__ = [
     "copy_playbook",
     "current_manifest",
     "discover_playbooks",
+    "filter_playbooks",
     "get_playbook",
     "is_smoke_run",
     "jobs_from",
@@ -137,5 +140,6 @@ __all__ = [
     "run_playbook",
     "smoke_test",
     "task",
+    "task_skill_weights",
     "validate_playbook",
 ]

@@ -3,19 +3,12 @@
 Entry points are loaded lazily, the first time a registry is read, and a plugin that fails to import is
 recorded in :attr:`Registry.load_failures` instead of breaking the registry (fault isolation). Set
 ``WORKBENCH_LOAD_PLUGINS=0`` to ignore third-party entry points (tests do).
-
-Built-ins are declared the way plugins are, as ``"module:attribute"`` entry points of the registry's group
-(``builtins=``), and loaded through the same :class:`~importlib.metadata.EntryPoint` door, only when first
-asked for. They are declared in code rather than only in ``pyproject.toml`` so that a source checkout on
-``PYTHONPATH`` (no install, no metadata) and ``WORKBENCH_LOAD_PLUGINS=0`` still see them; and since the
-registry holds references, not objects, the module defining the registry never imports its implementations
-(no import side effects, no import circle).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
 
@@ -27,14 +20,21 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Named implementations of one kind, from code and from the ``group`` entry-point group.
 
+    Built-ins can be declared the way plugins are, as ``"module:attribute"`` entry points of the group
+    (``builtins=``), loaded through the same :class:`~importlib.metadata.EntryPoint` door when first asked for.
+    Declared in code rather than only in ``pyproject.toml``, they work from a source checkout on ``PYTHONPATH``
+    (no installed metadata) and with ``WORKBENCH_LOAD_PLUGINS=0``; and since the registry holds references, not
+    objects, the module defining a registry never imports its implementations (no import side effects, no
+    import circle). A built-in wins over a plugin of the same name.
+
     Args:
         kind: What an item is, for messages (``"scorer"``).
         group: The entry-point group plugins register in.
-        builtins: Name -> ``"module:attribute"`` of the built-in implementations, loaded on first use like
-            entry points (a built-in that fails to import raises: it is a bug, not a broken plugin).
+        builtins: Name -> ``"module:attribute"`` of the built-in implementations (a built-in that fails to
+            import raises: it is a bug, not a broken plugin).
     """
 
-    def __init__(self, kind: str, group: str | None = None, *, builtins: Mapping[str, str] | None = None) -> None:
+    def __init__(self, kind: str, group: str | None = None, *, builtins: dict[str, str] | None = None) -> None:
         self.kind = kind
         self.group = group
         self._items: dict[str, T] = {}
@@ -48,7 +48,7 @@ class Registry(Generic[T]):
         """Register ``item`` under ``name``; usable as a decorator when ``item`` is omitted."""
 
         def add(obj: T) -> T:
-            if name in self._builtins and name not in self._items and not replace:
+            if name in self._builtins and not replace:
                 self._load_builtin(name)
             if name in self._items and not replace and self._items[name] is not obj:
                 raise PluginError(
@@ -69,7 +69,7 @@ class Registry(Generic[T]):
             return
         assert self.group is not None
         for ep in entry_points(group=self.group):
-            if ep.name in self._items or ep.name in self._builtins:
+            if ep.name in self._items:
                 continue
             try:
                 self._items[ep.name] = ep.load()

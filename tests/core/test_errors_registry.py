@@ -47,22 +47,6 @@ def test_registry_register_get_and_unknown_name_lists_known() -> None:
     assert reg.get("a") == 3
 
 
-def test_registry_isolates_broken_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
-    from importlib.metadata import EntryPoint
-
-    import workbench._registry as registry_mod
-
-    broken = EntryPoint(name="broken", value="no_such_module_q:thing", group="workbench.test")
-    good = EntryPoint(name="good", value="json:dumps", group="workbench.test")
-    monkeypatch.setattr(registry_mod, "entry_points", lambda group: [broken, good])
-    monkeypatch.setenv("WORKBENCH_LOAD_PLUGINS", "1")
-    reg: Registry[object] = Registry("thing", "workbench.test")
-    assert reg.names() == ["good"]
-    assert "broken" in reg.load_failures
-    with pytest.raises(PluginError, match="failed to load"):
-        reg.get("broken")
-
-
 def test_registry_builtins_load_through_the_entry_point_door_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
@@ -85,3 +69,19 @@ def test_registry_builtin_that_fails_to_import_raises() -> None:
     reg: Registry[object] = Registry("thing", builtins={"gone": "no_such_module_q:thing"})
     with pytest.raises(ModuleNotFoundError):
         reg.get("gone")
+
+
+def test_registry_isolates_broken_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    import workbench._registry as registry_mod
+
+    broken = EntryPoint(name="broken", value="no_such_module_q:thing", group="workbench.test")
+    good = EntryPoint(name="good", value="json:dumps", group="workbench.test")
+    monkeypatch.setattr(registry_mod, "entry_points", lambda group: [broken, good])
+    monkeypatch.setenv("WORKBENCH_LOAD_PLUGINS", "1")
+    reg: Registry[object] = Registry("thing", "workbench.test")
+    assert reg.names() == ["good"]
+    assert "broken" in reg.load_failures
+    with pytest.raises(PluginError, match="failed to load"):
+        reg.get("broken")

@@ -156,15 +156,21 @@ def run_judge(
     """``k`` verdict samples for each conversation (one list of samples per conversation)."""
     if not conversations:
         return []
+    sampling = _Sampling(scores, k, temperature, seed, max_rationale)
     if is_transformers_backend(backend):
-        return _run_transformers(
-            backend, conversations, scores, k=k, temperature=temperature, seed=seed,
-            max_rationale=max_rationale, constrained=constrained, batch_size=batch_size,
-        )
-    return _run_endpoint(
-        backend, conversations, scores, k=k, temperature=temperature, seed=seed,
-        max_rationale=max_rationale, retries=retries,
-    )
+        return _run_transformers(backend, conversations, sampling, constrained=constrained, batch_size=batch_size)
+    return _run_endpoint(backend, conversations, sampling, retries=retries)
+
+
+@dataclass(frozen=True)
+class _Sampling:
+    """How verdicts are sampled, whatever the backend: the levels, samples per item, temperature, seed, cap."""
+
+    scores: Sequence[int]
+    k: int
+    temperature: float
+    seed: int
+    max_rationale: int
 
 
 def _render(tokenizer: Any, backend: Any, messages: Sequence[Mapping[str, str]]) -> str:
@@ -184,12 +190,8 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
 def _run_transformers(
     backend: Any,
     conversations: Sequence[Sequence[Mapping[str, str]]],
-    scores: Sequence[int],
+    sampling: _Sampling,
     *,
-    k: int,
-    temperature: float,
-    seed: int,
-    max_rationale: int,
     constrained: bool,
     batch_size: int,
 ) -> list[list[JudgeSample]]:
@@ -197,6 +199,8 @@ def _run_transformers(
 
     from workbench.rubrics.constrained import VerdictLogitsProcessor
 
+    scores, k, temperature = sampling.scores, sampling.k, sampling.temperature
+    seed, max_rationale = sampling.seed, sampling.max_rationale
     model, tokenizer = backend.model, backend.tokenizer
     automaton = VerdictAutomaton(scores, max_rationale=max_rationale)
     max_new = automaton.max_chars + 1
@@ -253,18 +257,12 @@ def _run_transformers(
 
 
 def _run_endpoint(
-    backend: Any,
-    conversations: Sequence[Sequence[Mapping[str, str]]],
-    scores: Sequence[int],
-    *,
-    k: int,
-    temperature: float,
-    seed: int,
-    max_rationale: int,
-    retries: int,
+    backend: Any, conversations: Sequence[Sequence[Mapping[str, str]]], sampling: _Sampling, *, retries: int
 ) -> list[list[JudgeSample]]:
     from workbench.models import GenerationParams
 
+    scores, k, temperature = sampling.scores, sampling.k, sampling.temperature
+    seed, max_rationale = sampling.seed, sampling.max_rationale
     schema = verdict_schema(scores, max_rationale)
     formats: list[dict[str, Any] | None] = [
         {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema, "strict": True}},

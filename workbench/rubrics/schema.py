@@ -70,6 +70,12 @@ BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
 
+def _check_id(value: str, example: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(f"ids use lower-case letters, digits, '-' and '_' (e.g. '{example}')")
+    return value
+
+
 class Level(BaseModel):
     """One level of a criterion: an integer score and what earns it."""
 
@@ -98,9 +104,7 @@ class Criterion(BaseModel):
     @field_validator("id")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError("ids use lower-case letters, digits, '-' and '_' (e.g. 'cites-sources')")
-        return value
+        return _check_id(value, "cites-sources")
 
     @field_validator("skill")
     @classmethod
@@ -176,9 +180,7 @@ class Rubric(YamlDocument):
     @field_validator("id")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError("ids use lower-case letters, digits, '-' and '_' (e.g. 'summary-quality')")
-        return value
+        return _check_id(value, "summary-quality")
 
     @model_validator(mode="after")
     def _check(self) -> Rubric:

@@ -46,6 +46,7 @@ TARGET_S = 60.0
 
 def _ensure_data(db: Path, *, learners: int, events: int, skills: int, rebuild: bool) -> dict[str, Any]:
     """The benchmark store: reused when it holds the requested cohort, else generated (bulk path)."""
+    from workbench.playbooks import task_skill_weights
     from workbench.skills import generate_cohort, synthetic_taxonomy
     from workbench.telemetry import open_store
 
@@ -64,7 +65,7 @@ def _ensure_data(db: Path, *, learners: int, events: int, skills: int, rebuild: 
     started = time.perf_counter()
     with open_store(f"sqlite:///{db}") as store:
         cohort = generate_cohort(store, learners=learners, events=events, taxonomy=synthetic_taxonomy(skills),
-                                 months=12, seed=1, batch_size=50_000)
+                                 playbooks=task_skill_weights(), months=12, seed=1, batch_size=50_000)
     return {"generated": True, "events": cohort.events, "learners": len(cohort.roster),
             "seconds": time.perf_counter() - started}
 

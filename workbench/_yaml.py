@@ -3,7 +3,8 @@
 Every loader of a user-written YAML file (playbook manifests, rubrics, skills taxonomies, tune configs) parses
 with :func:`load_yaml` and reports a schema problem with :func:`located_error`, which prints as
 ``file:line (field 'tasks[1].title'): message``. :func:`schema_issues` reads pydantic's errors into the
-location and message those errors need.
+location and message those errors need. :class:`YamlDocument` is the base of the versioned documents (rubrics,
+prompt templates): ``id``, ``version``, ``ref`` and the file they came from.
 
 Core layer: imports only the standard library, PyYAML, pydantic and :mod:`workbench.errors`.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, Field, PrivateAttr
 from pydantic import ValidationError as PydanticValidationError
 
 from workbench.errors import ValidationError, WorkbenchError
@@ -192,3 +194,26 @@ def located_error(
     """
     name = format_loc(loc) if field is None else field
     return error(message, file=file, line=line_for(lines or {}, loc), field=name or None, hint=hint)
+
+
+class YamlDocument(BaseModel):
+    """A versioned document loaded from a YAML file: ``id``, ``version`` and where it came from.
+
+    Subclasses add their fields, config and id checks; their loaders set ``_source``.
+    """
+
+    id: str
+    version: int = Field(ge=1)
+
+    _source: Path | None = PrivateAttr(None)
+
+    @property
+    def ref(self) -> str:
+        """``id@version``: what telemetry, history and reports record."""
+        return f"{self.id}@{self.version}"
+
+    @property
+    def source(self) -> Path | None:
+        """The file this document was loaded from, if any."""
+        return self._source
+

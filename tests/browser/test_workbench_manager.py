@@ -25,11 +25,13 @@ MANAGER = "mia"
 @pytest.fixture(scope="module")
 def cohort_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, Any]]:
     """A lab whose owner is a manager, over a store seeded with the demo cohort."""
+    from workbench.playbooks import task_skill_weights
     from workbench.skills import generate_cohort, load_cohort_spec
 
     lab = make_lab(tmp_path_factory.mktemp("manager-lab"), learner=MANAGER,
                    args=[f"--WorkbenchApp.manager_users={MANAGER}"])  # fmt: skip
-    cohort = generate_cohort(lab.store_url, load_cohort_spec("demo-cohort"), learners=30)
+    cohort = generate_cohort(lab.store_url, load_cohort_spec("demo-cohort"), learners=30,
+                             playbooks=task_skill_weights())
     with running(lab):
         yield lab, cohort
 

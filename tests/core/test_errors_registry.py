@@ -47,6 +47,30 @@ def test_registry_register_get_and_unknown_name_lists_known() -> None:
     assert reg.get("a") == 3
 
 
+def test_registry_builtins_load_through_the_entry_point_door_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setenv("WORKBENCH_LOAD_PLUGINS", "0")  # built-ins are not plugins: they load anyway
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    reg: Registry[object] = Registry("thing", "workbench.test", builtins={"hls": "colorsys:rgb_to_hls"})
+    assert reg.names() == ["hls"]
+    assert "hls" in reg
+    assert "colorsys" not in sys.modules  # listed by name, imported only when asked for
+    import colorsys
+
+    assert reg.get("hls") is colorsys.rgb_to_hls
+    with pytest.raises(PluginError, match="already registered"):
+        reg.register("hls", len)
+    reg.register("hls", len, replace=True)
+    assert reg.get("hls") is len
+
+
+def test_registry_builtin_that_fails_to_import_raises() -> None:
+    reg: Registry[object] = Registry("thing", builtins={"gone": "no_such_module_q:thing"})
+    with pytest.raises(ModuleNotFoundError):
+        reg.get("gone")
+
+
 def test_registry_isolates_broken_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     from importlib.metadata import EntryPoint
 

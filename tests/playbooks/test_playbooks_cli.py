@@ -55,6 +55,45 @@ def test_validate_reports_problems_with_exit_code(capsys: pytest.CaptureFixture[
     assert "ok" in capsys.readouterr().out
 
 
+def test_list_filters_by_skill_and_role(capsys: pytest.CaptureFixture[str], make_playbook, tmp_path: Path) -> None:
+    parent = tmp_path / "mine"
+    make_playbook("probe", parent=parent)  # prompting (playbook and task), cost_awareness; for copilot_builder
+    make_playbook("tasky", parent=parent, manifest={"skills": {"cost_awareness": 1.0}, "audience": []})
+    make_playbook("other", parent=parent, manifest={"skills": {"fine_tuning": 1.0}, "audience": ["ml_engineer"],
+                                                    "tasks": [{"id": "work", "title": "Work"}]})
+
+    def ids(*filters: str) -> list[str]:
+        code, listing = _json(capsys, ["playbook", "list", "--dir", str(parent), *filters])
+        assert code == 0
+        return sorted(p["id"] for p in listing["playbooks"] if p["source"] == "path")
+
+    assert ids() == ["other", "probe", "tasky"]
+    assert ids("--skill", "prompting") == ["probe", "tasky"]  # tasky's task 'work' maps prompting
+    assert ids("--skill", "fine_tuning") == ["other"]
+    assert ids("--role", "ml_engineer") == ["other", "tasky"]  # an empty audience is for everyone
+    assert ids("--skill", "prompting", "--role", "ml_engineer") == ["tasky"]
+    code, listing = _json(capsys, ["playbook", "list", "--dir", str(parent), "--skill", "no_such_skill"])
+    assert code == 0 and listing["playbooks"] == [] and listing["filters"] == {"skill": "no_such_skill", "role": None}
+    assert _main(["playbook", "list", "--dir", str(parent), "--skill", "no_such_skill"]) == 0
+    assert "no playbooks match" in capsys.readouterr().out
+
+
+def test_filter_playbooks_is_the_catalog_filter(make_playbook, tmp_path: Path) -> None:
+    from workbench.playbooks import discover_playbooks, filter_playbooks
+
+    parent = tmp_path / "mine"
+    make_playbook("probe", parent=parent)
+    make_playbook("other", parent=parent, manifest={"skills": {"fine_tuning": 1.0}, "audience": ["ml_engineer"],
+                                                    "tasks": [{"id": "work", "title": "Work"}]})
+    catalog = discover_playbooks([parent])
+    everything = filter_playbooks(catalog)
+    assert [pb.id for pb in everything] == [pb.id for pb in catalog]
+    assert filter_playbooks(catalog, skill="", role="") == everything
+    mine = [pb.id for pb in filter_playbooks(catalog, skill="fine_tuning", role="ml_engineer") if pb.source == "path"]
+    assert mine == ["other"]
+    assert [pb.id for pb in filter_playbooks(catalog, role="support_analyst") if pb.source == "path"] == []
+
+
 @pytest.mark.slow
 def test_author_loop_new_list_run_batch_test_progress(
     capsys: pytest.CaptureFixture[str], tmp_path: Path

@@ -149,3 +149,24 @@ def test_extract_json() -> None:
     assert extract_json("[1, 2]") == [1, 2]
     with pytest.raises(ValueError):
         extract_json("{not json")
+
+
+def test_builtin_scorers_register_as_entry_points_without_import_side_effects() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from workbench.rubrics import SCORERS, load_rubric\n"
+        "print(sorted(SCORERS))\n"
+        "print('workbench.rubrics.judge' in sys.modules)\n"
+        "load_rubric('summary-quality')\n"
+        "print(SCORERS.get('judge').__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == str(sorted([
+        "citations", "contains", "excludes", "json_match", "json_schema", "judge", "length", "pii_free", "regex",
+        "rouge_l", "similarity", "token_f1",
+    ]))
+    assert out[1] == "False"  # listing the scorers imports none of them
+    assert out[2] == "workbench.rubrics.judge"

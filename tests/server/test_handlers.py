@@ -102,12 +102,13 @@ def test_manager_report_is_role_gated(team_server: Server) -> None:
 
 
 def test_manager_report_table_suppresses_small_teams_and_drills_down(team_server: Server) -> None:
+    from workbench.playbooks import task_skill_weights
     from workbench.skills import generate_cohort, load_cohort_spec
     from workbench.telemetry import is_pseudonym
 
     # The demo cohort, smaller: two regular teams (>= 6 people) and a 3-person team below the threshold of 5.
     cohort = generate_cohort(f"sqlite:///{team_server.data_dir}/telemetry.db", load_cohort_spec("demo-cohort"),
-                             learners=30)
+                             learners=30, playbooks=task_skill_weights())
     sizes: dict[str, int] = {}
     for person in cohort.roster:
         sizes[person["team"]] = sizes.get(person["team"], 0) + 1

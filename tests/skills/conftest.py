@@ -17,13 +17,14 @@ AS_OF = "2026-07-01T00:00:00+00:00"
 @pytest.fixture(scope="session")
 def cohort_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
     """``(store_url, cohort)``: 45 learners (one 3-person team), ~4,500 events, some unknown-skill scores."""
+    from workbench.playbooks import task_skill_weights
     from workbench.skills import generate_cohort
     from workbench.telemetry import open_store
 
     url = f"sqlite:///{tmp_path_factory.mktemp('skills') / 'cohort.db'}"
     with open_store(url) as store:
         cohort = generate_cohort(
-            store, learners=45, events=4_500, seed=11, months=6, end=END,
+            store, learners=45, events=4_500, seed=11, months=6, end=END, playbooks=task_skill_weights(),
             unknown_skills=("prompt_chaining",), unknown_rate=0.02,
         )
     yield url, cohort

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench.playbooks import task_skill_weights
 from workbench.skills import build_report, generate_cohort
 from workbench.telemetry import open_store
 
@@ -18,7 +19,8 @@ def test_report_from_postgres_matches_sqlite(postgres_url: str, tmp_path: Path) 
     sqlite_url = f"sqlite:///{tmp_path / 'same.db'}"
     for url in (postgres_url, sqlite_url):
         with open_store(url) as store:
-            generate_cohort(store, learners=14, events=1_200, seed=21, end=end, learner_prefix="pg-skills-")
+            generate_cohort(store, learners=14, events=1_200, seed=21, end=end, learner_prefix="pg-skills-",
+                            playbooks=task_skill_weights())
     # The session's PostgreSQL is shared with other tests: read only this cohort's team and time window.
     window = {"team": "support-ops", "since": "2025-10-01", "until": "2026-05-02", "as_of": "2026-05-02"}
     pg = build_report(postgres_url, **window)

@@ -200,3 +200,20 @@ def test_report_accepts_frames_and_events(cohort_db: tuple[str, Any]) -> None:
     from_frame = build_report(_frame(events), as_of="2026-02-01")
     assert from_list.people["level"].tolist() == from_frame.people["level"].tolist()
     assert set(from_list.people["learner"]) == {pseudonymize(f"l{i}") for i in range(6)}
+
+
+def test_cached_report_is_shared_until_the_store_changes_or_the_ttl_passes() -> None:
+    from workbench.skills.report import cached_report
+
+    with open_store() as store:
+        store.append_many([score(f"cache-{i}", "prompting", 0.8) for i in range(6)])
+    first = cached_report()
+    assert cached_report() is first  # same store, same count: the drill-downs read the same report
+    assert cached_report(team="team-a") is not first  # keyed by team (and role)
+    assert cached_report(role="copilot_builder") is not first
+    assert cached_report(ttl_s=0.0) is not first  # expired
+    again = cached_report()
+    with open_store() as store:
+        store.append_many([score("cache-new", "prompting", 0.4)])
+    fresh = cached_report()
+    assert fresh is not again and fresh.counts["events"] == again.counts["events"] + 1

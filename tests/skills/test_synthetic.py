@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from workbench.errors import ValidationError
+from workbench.playbooks import task_skill_weights
 from workbench.skills import CohortSpec, generate_events, load_cohort_spec, synthetic_taxonomy
 from workbench.telemetry import Event, is_pseudonym
 
@@ -17,7 +18,7 @@ END = datetime(2026, 3, 1, tzinfo=timezone.utc)
 
 
 def _events(**kw: Any) -> tuple[list[Event], Any]:
-    batches, cohort = generate_events(CohortSpec(end=END, **kw), batch_size=500)
+    batches, cohort = generate_events(CohortSpec(end=END, **kw), playbooks=task_skill_weights(), batch_size=500)
     events = [e for batch in batches for e in batch]
     return events, cohort
 
@@ -89,3 +90,47 @@ def test_cohort_spec_files(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as info:
         load_cohort_spec(bad)
     assert info.value.field == "learners" and info.value.file == str(bad)
+
+
+def test_a_cohort_practises_the_playbooks_it_is_given() -> None:
+    lessons = {
+        "my-lesson": {"draft": {"prompting": 1.0}, "mystery": {"astrology": 1.0}},  # unknown skill: left out
+        "empty": {"no-skills": {}},
+    }
+    batches, cohort = generate_events(CohortSpec(end=END, learners=8, seed=4), playbooks=lessons, batch_size=500)
+    events = [e for batch in batches for e in batch]
+    assert cohort.playbooks["my-lesson"] == {"draft": {"prompting": 1.0}}
+    assert "empty" not in cohort.playbooks
+    assert all(pb.startswith("practice-") for pb in cohort.playbooks if pb != "my-lesson")
+    assert "practise-prompting" not in {t for tasks in cohort.playbooks.values() for t in tasks}  # covered
+    assert any(e.playbook == "my-lesson" and e.task == "draft" for e in events)
+    _, generic = generate_events(CohortSpec(end=END, learners=8, seed=4), batch_size=500)
+    assert all(pb.startswith("practice-") for pb in generic.playbooks)
+
+
+def test_the_built_in_playbooks_task_skills_come_from_their_manifests() -> None:
+    from workbench.playbooks import discover_playbooks
+
+    weights = task_skill_weights()
+    assert weights, "the built-in pack maps tasks to skills"
+    catalog = discover_playbooks()
+    for playbook_id, tasks in weights.items():
+        manifest = catalog.playbooks[playbook_id].manifest
+        assert tasks == {t.id: dict(t.skills) for t in manifest.tasks if t.skills}
+    assert task_skill_weights([]) == {}
+
+
+def test_the_skills_package_imports_nothing_from_playbooks() -> None:
+    import ast
+
+    import workbench.skills
+
+    root = Path(workbench.skills.__file__).parent
+    found = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            found += [f"{path.name}: {n}" for n in names if n.startswith("workbench.playbooks")]
+    assert not found, found

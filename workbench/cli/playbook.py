@@ -41,16 +41,20 @@ def command() -> None:
 
 @command.command("list")
 @click.option("--dir", "dirs", multiple=True, type=click.Path(path_type=Path), help=_DIR_HELP)
+@click.option("--skill", help="Only playbooks that practise this skill id (in the manifest or a task).")
+@click.option("--role", help="Only playbooks for this role id (their audience lists it, or is empty).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_(dirs: tuple[Path, ...], as_json: bool) -> None:
+def list_(dirs: tuple[Path, ...], skill: str | None, role: str | None, as_json: bool) -> None:
     """List the playbooks Workbench can see (built-in pack, plugins, configured folders)."""
-    from workbench.playbooks import discover_playbooks
+    from workbench.playbooks import discover_playbooks, filter_playbooks
 
     catalog = discover_playbooks(dirs)
+    shown = filter_playbooks(catalog, skill=skill, role=role)
     if as_json:
         emit_json(
             {
-                "playbooks": [pb.summary() for pb in catalog],
+                "playbooks": [pb.summary() for pb in shown],
+                "filters": {"skill": skill, "role": role},
                 "broken": {name: exc.to_dict() for name, exc in catalog.broken.items()},
                 "plugin_failures": catalog.plugin_failures,
             }
@@ -65,10 +69,12 @@ def list_(dirs: tuple[Path, ...], as_json: bool) -> None:
             pb.source,
             pb.manifest.title,
         )
-        for pb in catalog
+        for pb in shown
     ]
     if rows:
         _table(rows, ("id", "version", "min", "tasks", "source", "title"))
+    elif skill or role:
+        click.echo("no playbooks match these filters (drop --skill/--role to see them all)")
     else:
         click.echo("no playbooks found (see `workbench playbook new`)")
     for name, exc in catalog.broken.items():

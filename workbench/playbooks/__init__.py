@@ -29,9 +29,11 @@ from workbench.playbooks.discovery import (
     Playbook,
     builtin_pack_dir,
     discover_playbooks,
+    filter_playbooks,
     get_playbook,
     load_playbook,
     packs,
+    task_skill_weights,
 )
 from workbench.playbooks.kernel import (
     CheckFailed,
@@ -108,6 +110,7 @@ __all__ = [
     "copy_playbook",
     "current_manifest",
     "discover_playbooks",
+    "filter_playbooks",
     "get_playbook",
     "is_smoke_run",
     "jobs_from",
@@ -124,5 +127,6 @@ __all__ = [
     "run_playbook",
     "smoke_test",
     "task",
+    "task_skill_weights",
     "validate_playbook",
 ]

@@ -236,3 +236,52 @@ def get_playbook(id_or_path: str | Path | Playbook, extra_dirs: Iterable[str | P
         field="playbook",
         hint=f"known playbooks: {known}. Add folders with WORKBENCH_PLAYBOOK_DIRS or pass a path",
     )
+
+
+def filter_playbooks(
+    playbooks: Iterable[Playbook], *, skill: str | None = None, role: str | None = None
+) -> list[Playbook]:
+    """The playbooks that practise ``skill`` and suit ``role``: the catalog filters (sidebar and CLI).
+
+    A playbook practises a skill when its manifest or one of its tasks maps the skill; it suits a role when its
+    audience lists the role or is empty (a playbook for everyone). ``None`` or ``""`` filters nothing.
+    """
+    return [pb for pb in playbooks if _practises(pb.manifest, skill) and _suits(pb.manifest, role)]
+
+
+def _practises(manifest: PlaybookManifest, skill: str | None) -> bool:
+    return not skill or skill in manifest.skills or any(skill in (t.skills or {}) for t in manifest.tasks)
+
+
+def _suits(manifest: PlaybookManifest, role: str | None) -> bool:
+    return not role or not manifest.audience or role in manifest.audience
+
+
+def task_skill_weights(playbooks: Iterable[Playbook] | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """``{playbook_id: {task_id: {skill_id: weight}}}`` for the tasks that map skills of their own.
+
+    What a synthetic cohort needs to practise real lessons (``workbench.skills.generate_cohort(playbooks=...)``).
+    Tasks that inherit the playbook's skills are left out, and so are playbooks without such tasks.
+
+    Args:
+        playbooks: The playbooks to read; default the built-in pack (an invalid manifest there is skipped).
+    """
+    if playbooks is None:
+        playbooks = _builtin_playbooks()
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for pb in playbooks:
+        tasks = {t.id: dict(t.skills) for t in pb.manifest.tasks if t.skills}
+        if tasks:
+            out[pb.id] = tasks
+    return out
+
+
+def _builtin_playbooks() -> list[Playbook]:
+    found = []
+    for folder in _playbook_dirs(builtin_pack_dir()):
+        try:
+            found.append(load_playbook(folder, source="builtin"))
+        except ValidationError:
+            continue
+    return found
+

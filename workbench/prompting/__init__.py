@@ -18,22 +18,24 @@ from workbench.prompting.runner import (
     guarded_generate,
     price_of,
 )
-from workbench.prompting.templates import (
+from workbench.prompting.template_library import (
     BUILTIN_DIR,
-    FewShotExample,
-    PromptTemplate,
-    RecommendedParameters,
-    RenderedPrompt,
     TemplateLibrary,
-    TemplateVariable,
     get_template,
     library,
     list_templates,
-    load_template,
     parse_ref,
     render,
     template_dirs,
 )
+from workbench.prompting.templates import (
+    FewShotExample,
+    PromptTemplate,
+    RecommendedParameters,
+    RenderedPrompt,
+    load_template,
+)
+from workbench.prompting.variables import TemplateVariable
 
 __all__ = [
     "BUILTIN_DIR",

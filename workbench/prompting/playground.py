@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import ValidationError
 from workbench.guardrails import Guard
 from workbench.prompting.runner import GenerationResult, default_guard, guarded_generate
-from workbench.prompting.templates import PromptTemplate, RenderedPrompt, get_template
+from workbench.prompting.template_library import get_template
+from workbench.prompting.templates import PromptTemplate, RenderedPrompt
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.models import ChatBackend

@@ -190,87 +190,46 @@ def guarded_generate(
         PolicyViolation: The guard blocked the model, the prompt or the learner's limits.
     """
     guard = guard if guard is not None else default_guard()
-    rec_params: Mapping[str, Any] | None = None
-    if isinstance(prompt, RenderedPrompt):
-        template = template or prompt.template
-        rec_params = prompt.parameters
-        retrieved = [*prompt.retrieved, *retrieved]
-        source: str | Messages = [dict(m) for m in prompt.messages]
-    elif isinstance(prompt, str):
-        source = prompt
-    else:
-        source = [dict(m) for m in prompt]
-    if not _has_content(source):
+    req = _normalise(prompt, template, retrieved)
+    if not _has_content(req.source):
         raise ValidationError(
             "the prompt is empty", field="prompt", hint="type a prompt, or pick a template and fill its variables"
         )
-    gen_params = build_params(rec_params, params)
+    gen_params = build_params(req.params, params)
     model_name = str(getattr(backend, "name", "model"))
-    context = int(getattr(backend, "context_length", 0) or 0)
 
     # The prompt is tokenized once, by the backend: it refuses a prompt longer than its context
     # (ContextLengthError) and clips max_new_tokens to the room left; nothing here tokenizes it again.
-    pre = guard.preflight(source, model=model_name, learner=learner, retrieved=retrieved)
+    pre = guard.preflight(req.source, model=model_name, learner=learner, retrieved=req.retrieved)
     pre.enforce()
     assert pre.prompt is not None
-    sent: str | Messages = pre.prompt.text if isinstance(source, str) else (pre.prompt.messages or source)  # type: ignore[assignment]
-    system = _system_of(sent)
+    sent: str | Messages = pre.prompt.text if isinstance(req.source, str) else (pre.prompt.messages or req.source)  # type: ignore[assignment]
 
     started = datetime.now(timezone.utc).isoformat()
-    t0 = time.perf_counter()
-    ttft: float | None = None
     try:
-        if stream:
-            redactor = (
-                StreamRedactor(kinds=guard.policy.pii.kinds, detectors=guard.policy.pii.detectors, allow=guard.policy.pii.allow)
-                if guard.policy.pii.output == "redact"
-                else None
-            )
-            handle = backend.stream(sent, params=gen_params)
-            for chunk in handle:
-                if ttft is None and chunk:
-                    ttft = time.perf_counter() - t0
-                if on_text is not None:
-                    piece = redactor.feed(chunk) if redactor is not None else chunk
-                    if piece:
-                        on_text(piece)
-            if on_text is not None and redactor is not None:
-                tail = redactor.close()
-                if tail:
-                    on_text(tail)
-            generation = handle.result
-        else:
-            generation = backend.generate(sent, params=gen_params)
+        run = _run_model(backend, sent, gen_params, guard, stream=stream, on_text=on_text)
     except BaseException:
         # A refused or failed generation does not count against the learner's rate limit or budget.
         if pre.reservation is not None:
             guard.cancel(pre.reservation)
         raise
-    wall = time.perf_counter() - t0
-    notes: list[str] = []
-    if context and generation.input_tokens + gen_params.max_new_tokens > context:
-        room = max(context - generation.input_tokens, 0)
-        notes.append(f"max_new_tokens clipped from {gen_params.max_new_tokens} to {room} to fit the context")
-        gen_params = build_params(_params_dict(gen_params), {"max_new_tokens": max(room, 1)})
-
-    out = guard.check_output(generation.text, system=system, model=model_name, learner=pre.learner)
-    in_tok = int(generation.input_tokens or 0)
+    generation = run.generation
+    gen_params, notes = _fit_context(gen_params, generation, int(getattr(backend, "context_length", 0) or 0))
+    out = guard.check_output(generation.text, system=_system_of(sent), model=model_name, learner=pre.learner)
+    in_tok, out_tok = int(generation.input_tokens or 0), int(generation.output_tokens or 0)
     if pre.reservation is not None:
-        guard.complete(pre.reservation, in_tok + int(generation.output_tokens or 0))
-
-    out_tok = int(generation.output_tokens or 0)
-    latency = float(generation.latency_s or wall)
+        guard.complete(pre.reservation, in_tok + out_tok)
     result = GenerationResult(
         id=uuid.uuid4().hex,
         text=out.text or "",
         model=model_name,
-        template=template,
+        template=req.template,
         messages=[{"role": "user", "content": sent}] if isinstance(sent, str) else sent,
         params=_params_dict(gen_params),
         input_tokens=in_tok,
         output_tokens=out_tok,
-        latency_s=latency,
-        ttft_s=ttft if ttft is not None else getattr(generation, "ttft_s", None),
+        latency_s=float(generation.latency_s or run.wall),
+        ttft_s=run.ttft if run.ttft is not None else getattr(generation, "ttft_s", None),
         finish_reason=getattr(generation, "finish_reason", None),
         bits=getattr(generation, "bits", None) or getattr(backend, "bits", None),
         cost=price_of(model_name, in_tok, out_tok),
@@ -283,6 +242,73 @@ def guarded_generate(
     if record:
         _record(result, generation, guard, task=task, learner=pre.learner)
     return result
+
+
+@dataclass(frozen=True)
+class _Request:
+    """The prompt as given, normalised: text or messages, and what a :class:`RenderedPrompt` brings along."""
+
+    source: str | Messages
+    template: str | None
+    params: Mapping[str, Any] | None
+    retrieved: list[str]
+
+
+def _normalise(
+    prompt: str | RenderedPrompt | Sequence[Mapping[str, str]], template: str | None, retrieved: Sequence[str]
+) -> _Request:
+    if isinstance(prompt, RenderedPrompt):
+        return _Request([dict(m) for m in prompt.messages], template or prompt.template, prompt.parameters,
+                        [*prompt.retrieved, *retrieved])
+    source: str | Messages = prompt if isinstance(prompt, str) else [dict(m) for m in prompt]
+    return _Request(source, template, None, list(retrieved))
+
+
+@dataclass(frozen=True)
+class _ModelRun:
+    """What the backend returned, with the wall time and (streamed runs) the time to the first token."""
+
+    generation: Any
+    wall: float
+    ttft: float | None
+
+
+def _run_model(
+    backend: ChatBackend, sent: str | Messages, params: GenerationParams, guard: Guard, *, stream: bool,
+    on_text: OnText | None,
+) -> _ModelRun:
+    """Generate; streamed text reaches ``on_text`` through the PII redactor when the policy redacts output."""
+    t0 = time.perf_counter()
+    if not stream:
+        generation = backend.generate(sent, params=params)
+        return _ModelRun(generation, time.perf_counter() - t0, None)
+    pii = guard.policy.pii
+    redactor = (
+        StreamRedactor(kinds=pii.kinds, detectors=pii.detectors, allow=pii.allow) if pii.output == "redact" else None
+    )
+    ttft: float | None = None
+    handle = backend.stream(sent, params=params)
+    for chunk in handle:
+        if ttft is None and chunk:
+            ttft = time.perf_counter() - t0
+        if on_text is not None:
+            piece = redactor.feed(chunk) if redactor is not None else chunk
+            if piece:
+                on_text(piece)
+    if on_text is not None and redactor is not None:
+        tail = redactor.close()
+        if tail:
+            on_text(tail)
+    return _ModelRun(handle.result, time.perf_counter() - t0, ttft)
+
+
+def _fit_context(params: GenerationParams, generation: Any, context: int) -> tuple[GenerationParams, list[str]]:
+    """The parameters as used: ``max_new_tokens`` clipped to the room the context left (with a note)."""
+    if not context or generation.input_tokens + params.max_new_tokens <= context:
+        return params, []
+    room = max(context - generation.input_tokens, 0)
+    note = f"max_new_tokens clipped from {params.max_new_tokens} to {room} to fit the context"
+    return build_params(_params_dict(params), {"max_new_tokens": max(room, 1)}), [note]
 
 
 _DEFAULT_GUARD: Guard | None = None

@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -41,68 +41,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from workbench._yaml import load_yaml
+from workbench._yaml import YamlDocument, load_yaml
 from workbench.errors import NotFoundError, ValidationError
+from workbench.prompting.variables import TemplateVariable, coerce_value, type_hint
 
-BUILTIN_DIR = Path(__file__).with_name("templates")
-
-VarType = Literal["str", "int", "float", "bool", "list", "choice", "json"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-class TemplateVariable(BaseModel):
-    """One typed variable of a template.
-
-    ``retrieved: true`` marks text that comes from documents (RAG): the guard scores it with the stricter
-    retrieved-text injection heuristics.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    type: VarType = "str"
-    description: str = ""
-    default: Any = None
-    required: bool | None = None
-    choices: list[str] | None = None
-    retrieved: bool = False
-    multiline: bool = False
-
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not value.isidentifier():
-            raise ValueError(f"variable name '{value}' must be a Python identifier (letters, digits, _)")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TemplateVariable:
-        if self.type == "choice" and not self.choices:
-            raise ValueError(f"variable '{self.name}' has type 'choice' but no 'choices'")
-        if self.default is not None:
-            try:
-                object.__setattr__(self, "default", coerce_value(self, self.default, strict=True))
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"default of variable '{self.name}': {exc}") from None
-        return self
-
-    @property
-    def is_required(self) -> bool:
-        """Required unless it has a default (or says ``required: false``)."""
-        return self.required if self.required is not None else self.default is None
-
-    def spec(self) -> dict[str, Any]:
-        """JSON-ready description (for the widget's form and ``template show``)."""
-        return {
-            "name": self.name,
-            "type": self.type,
-            "description": self.description,
-            "default": self.default,
-            "required": self.is_required,
-            "choices": self.choices,
-            "retrieved": self.retrieved,
-            "multiline": self.multiline or (self.type == "str" and self.default is None),
-        }
 
 
 class FewShotExample(BaseModel):
@@ -136,13 +79,11 @@ class RecommendedParameters(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
-class PromptTemplate(BaseModel):
-    """A versioned prompt template. Load with :func:`get_template` or :func:`load_template`."""
+class PromptTemplate(YamlDocument):
+    """A versioned prompt template. Load with :func:`~workbench.prompting.get_template` or :func:`load_template`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str
-    version: int = Field(ge=1)
     title: str = ""
     description: str = ""
     skill: str | None = None
@@ -154,7 +95,6 @@ class PromptTemplate(BaseModel):
     parameters: RecommendedParameters = RecommendedParameters()
     output_format: Literal["text", "json", "markdown"] = "text"
 
-    _source: Path | None = PrivateAttr(None)
     _template_line: int | None = PrivateAttr(None)
     _system_line: int | None = PrivateAttr(None)
     _compiled: Any = PrivateAttr(None)
@@ -173,16 +113,6 @@ class PromptTemplate(BaseModel):
         if dupes:
             raise ValueError(f"variables declared twice: {dupes}")
         return self
-
-    @property
-    def ref(self) -> str:
-        """``id@version``: what telemetry and history record."""
-        return f"{self.id}@{self.version}"
-
-    @property
-    def source(self) -> Path | None:
-        """The YAML file this template came from, if any."""
-        return self._source
 
     def variable(self, name: str) -> TemplateVariable:
         """The declared variable ``name``."""
@@ -241,7 +171,7 @@ class PromptTemplate(BaseModel):
                     raise self._error(
                         f"variable '{name}' {exc}",
                         field=f"variables.{name}",
-                        hint=_type_hint(var),
+                        hint=type_hint(var),
                     ) from None
         for name, var in declared.items():
             if name in out:
@@ -372,84 +302,6 @@ def _retrieved_texts(declared: Sequence[TemplateVariable], values: Mapping[str, 
         if var.retrieved and value:
             out.extend(str(v) for v in value) if isinstance(value, list) else out.append(str(value))
     return out
-
-
-# ----------------------------------------------------------------------------------------------- coercion
-
-
-def coerce_value(var: TemplateVariable, value: Any, *, strict: bool) -> Any:
-    """Check (``strict``) or convert (from strings) ``value`` to the variable's type."""
-    t = var.type
-    if t in ("str", "choice"):
-        if not isinstance(value, str):
-            if strict:
-                raise TypeError(f"must be a string, got {type(value).__name__} {value!r}")
-            value = str(value)
-        if t == "choice" and var.choices and value not in var.choices:
-            raise ValueError(f"must be one of {var.choices}, got {value!r}")
-        return value
-    if t == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and not strict:
-            low = value.strip().lower()
-            if low in {"true", "yes", "1", "on"}:
-                return True
-            if low in {"false", "no", "0", "off"}:
-                return False
-        raise TypeError(f"must be true or false, got {value!r}")
-    if t == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, str)) or (isinstance(value, str) and strict):
-            raise TypeError(f"must be an integer, got {type(value).__name__} {value!r}")
-        try:
-            return int(value)
-        except ValueError:
-            raise TypeError(f"must be an integer, got {value!r}") from None
-    if t == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (isinstance(value, str) and strict):
-            raise TypeError(f"must be a number, got {type(value).__name__} {value!r}")
-        try:
-            return float(value)
-        except ValueError:
-            raise TypeError(f"must be a number, got {value!r}") from None
-    if t == "list":
-        if isinstance(value, (list, tuple)):
-            return [str(v) if not isinstance(v, (str, dict)) else v for v in value]
-        if isinstance(value, str) and not strict:
-            text = value.strip()
-            if text.startswith("["):
-                import json
-
-                try:
-                    loaded = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise TypeError(f"is not a valid JSON list: {exc.msg}") from None
-                if isinstance(loaded, list):
-                    return loaded
-            return [part.strip() for part in text.split("||" if "||" in text else ",") if part.strip()]
-        raise TypeError(f"must be a list, got {type(value).__name__} {value!r}")
-    if t == "json":
-        if isinstance(value, str) and not strict:
-            import json
-
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise TypeError(f"is not valid JSON: {exc.msg}") from None
-        return value
-    raise TypeError(f"has an unknown type '{t}'")  # pragma: no cover - the model restricts it
-
-
-def _type_hint(var: TemplateVariable) -> str:
-    return {
-        "str": "pass text",
-        "choice": f"pick one of {var.choices}",
-        "int": "pass a whole number, e.g. 3",
-        "float": "pass a number, e.g. 0.5",
-        "bool": "pass true or false",
-        "list": "pass a list (on the command line: comma-separated, or a JSON list)",
-        "json": "pass JSON",
-    }[var.type]
 
 
 _UNDEFINED = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
@@ -594,107 +446,3 @@ def _field_lines(text: str) -> dict[str, int]:
             block = value.style in ("|", ">")
             out[f"{name}.body"] = value.start_mark.line + 1 + (1 if block else 0)
     return out
-
-
-def template_dirs(extra: Iterable[str | Path] = ()) -> list[Path]:
-    """Folders searched for templates, lowest precedence first: built-ins, ``<data_dir>/templates``, ``extra``."""
-    from workbench.settings import get_settings
-
-    dirs = [BUILTIN_DIR, get_settings().data_dir / "templates", *(Path(d).expanduser() for d in extra)]
-    return [d for d in dirs if d.is_dir()]
-
-
-class TemplateLibrary:
-    """Every template found in a set of folders, by id and version.
-
-    Later folders override earlier ones for the same ``id@version`` (a team can patch a built-in).
-    """
-
-    def __init__(self, dirs: Sequence[str | Path] | None = None) -> None:
-        self.dirs = [Path(d) for d in dirs] if dirs is not None else template_dirs()
-        self._by_id: dict[str, dict[int, PromptTemplate]] = {}
-        for folder in self.dirs:
-            for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
-                tpl = load_template(path)
-                self._by_id.setdefault(tpl.id, {})[tpl.version] = tpl
-
-    def ids(self) -> list[str]:
-        """Sorted template ids."""
-        return sorted(self._by_id)
-
-    def templates(self, *, all_versions: bool = False) -> list[PromptTemplate]:
-        """The latest version of each template (or every version)."""
-        out: list[PromptTemplate] = []
-        for tid in self.ids():
-            versions = self._by_id[tid]
-            out.extend(versions[v] for v in sorted(versions)) if all_versions else out.append(versions[max(versions)])
-        return out
-
-    def versions(self, template_id: str) -> list[int]:
-        """The versions of ``template_id``, ascending."""
-        return sorted(self._by_id.get(template_id, {}))
-
-    def get(self, ref: str, version: int | None = None) -> PromptTemplate:
-        """A template by ``id``, ``id@version`` or ``id`` plus ``version`` (default: the latest).
-
-        Raises:
-            NotFoundError: Unknown id or version (with close matches in the hint).
-        """
-        tid, ver = parse_ref(ref)
-        ver = version if version is not None else ver
-        versions = self._by_id.get(tid)
-        if not versions:
-            close = difflib.get_close_matches(tid, self.ids(), n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else "run 'workbench template list' to see them"
-            raise NotFoundError(f"unknown template '{ref}'", hint=hint, field="template")
-        if ver is None:
-            return versions[max(versions)]
-        if ver not in versions:
-            raise NotFoundError(
-                f"template '{tid}' has no version {ver}",
-                hint=f"available versions: {sorted(versions)}",
-                field="template",
-            )
-        return versions[ver]
-
-
-def parse_ref(ref: str) -> tuple[str, int | None]:
-    """``"summarise@2"`` -> ``("summarise", 2)``; ``"summarise"`` -> ``("summarise", None)``."""
-    if "@" not in ref:
-        return ref.strip(), None
-    tid, _, ver = ref.partition("@")
-    ver = ver.strip().lstrip("v")
-    if not ver.isdigit():
-        raise ValidationError(f"bad template reference '{ref}'", hint="use id or id@version, e.g. summarise@2", field="template")
-    return tid.strip(), int(ver)
-
-
-_LIBRARIES: dict[tuple[str, ...], TemplateLibrary] = {}
-
-
-def library(dirs: Sequence[str | Path] | None = None, *, reload: bool = False) -> TemplateLibrary:
-    """The template library for ``dirs`` (default: built-ins + ``<data_dir>/templates``), cached."""
-    resolved = [Path(d) for d in dirs] if dirs is not None else template_dirs()
-    key = tuple(str(d) for d in resolved)
-    if reload or key not in _LIBRARIES:
-        _LIBRARIES[key] = TemplateLibrary(resolved)
-    return _LIBRARIES[key]
-
-
-def get_template(ref: str | PromptTemplate, *, version: int | None = None, dirs: Sequence[str | Path] | None = None) -> PromptTemplate:
-    """A template by ``id`` / ``id@version``, or a YAML path (anything ending in .yaml/.yml)."""
-    if isinstance(ref, PromptTemplate):
-        return ref
-    if ref.endswith((".yaml", ".yml")):
-        return load_template(ref)
-    return library(dirs).get(ref, version)
-
-
-def list_templates(*, all_versions: bool = False, dirs: Sequence[str | Path] | None = None) -> list[PromptTemplate]:
-    """Every template (latest versions unless ``all_versions``)."""
-    return library(dirs).templates(all_versions=all_versions)
-
-
-def render(ref: str | PromptTemplate, variables: Mapping[str, Any] | None = None, **kwargs: Any) -> RenderedPrompt:
-    """Shortcut: ``get_template(ref).render(variables, **kwargs)``."""
-    return get_template(ref).render(variables, **kwargs)

@@ -15,6 +15,7 @@ Importing this package loads no torch or transformers; judges load them when the
 from __future__ import annotations
 
 from workbench.rubrics.agreement import exact_agreement, kappa_reference, weighted_kappa
+from workbench.rubrics.context import ScoringContext
 from workbench.rubrics.review import AgreementRow, ReviewItem, ReviewQueue
 from workbench.rubrics.schema import (
     DEFAULT_SKILL_IDS,
@@ -28,9 +29,6 @@ from workbench.rubrics.schema import (
 )
 from workbench.rubrics.scorers import SCORERS, Scorer, ScorerConfig, ScoreResult, register_scorer
 from workbench.rubrics.scoring import (
-    CriterionScore,
-    ItemScore,
-    ScoringContext,
     load_items,
     record_scores,
     score_file,
@@ -38,6 +36,7 @@ from workbench.rubrics.scoring import (
     summarize,
     validate_items,
 )
+from workbench.rubrics.verdicts import CriterionScore, ItemScore
 
 __all__ = [
     "DEFAULT_SKILL_IDS",

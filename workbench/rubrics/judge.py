@@ -21,17 +21,14 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from workbench.rubrics.constrained import VerdictAutomaton, verdict_schema
-from workbench.rubrics.scorers.base import Scorer, ScorerConfig, ScoreResult, register_scorer, text_of
+from workbench.rubrics.context import ScoringContext
+from workbench.rubrics.scorers.base import CriterionView, Scorer, ScorerConfig, ScoreResult, text_of
 from workbench.rubrics.scorers.deterministic import extract_json
-
-if TYPE_CHECKING:
-    from workbench.rubrics.schema import Criterion
-    from workbench.rubrics.scoring import ScoringContext
 
 #: Labels used for item fields in the default judge prompt (other fields use their name, capitalised).
 FIELD_LABELS = {"input": "Question", "question": "Question", "output": "Answer", "prompt": "Prompt"}
@@ -80,7 +77,7 @@ class JudgeSample:
         return self.score is not None
 
 
-def judge_messages(criterion: Criterion, item: Mapping[str, Any], config: JudgeConfig) -> list[dict[str, str]]:
+def judge_messages(criterion: CriterionView, item: Mapping[str, Any], config: JudgeConfig) -> list[dict[str, str]]:
     """The chat messages asking for a verdict on ``item`` for ``criterion``."""
     levels = "; ".join(f"{level.score} = {level.descriptor}" for level in criterion.levels)
     scores = ", ".join(str(s) for s in criterion.level_scores)
@@ -159,15 +156,21 @@ def run_judge(
     """``k`` verdict samples for each conversation (one list of samples per conversation)."""
     if not conversations:
         return []
+    sampling = _Sampling(scores, k, temperature, seed, max_rationale)
     if is_transformers_backend(backend):
-        return _run_transformers(
-            backend, conversations, scores, k=k, temperature=temperature, seed=seed,
-            max_rationale=max_rationale, constrained=constrained, batch_size=batch_size,
-        )
-    return _run_endpoint(
-        backend, conversations, scores, k=k, temperature=temperature, seed=seed,
-        max_rationale=max_rationale, retries=retries,
-    )
+        return _run_transformers(backend, conversations, sampling, constrained=constrained, batch_size=batch_size)
+    return _run_endpoint(backend, conversations, sampling, retries=retries)
+
+
+@dataclass(frozen=True)
+class _Sampling:
+    """How verdicts are sampled, whatever the backend: the levels, samples per item, temperature, seed, cap."""
+
+    scores: Sequence[int]
+    k: int
+    temperature: float
+    seed: int
+    max_rationale: int
 
 
 def _render(tokenizer: Any, backend: Any, messages: Sequence[Mapping[str, str]]) -> str:
@@ -187,12 +190,8 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
 def _run_transformers(
     backend: Any,
     conversations: Sequence[Sequence[Mapping[str, str]]],
-    scores: Sequence[int],
+    sampling: _Sampling,
     *,
-    k: int,
-    temperature: float,
-    seed: int,
-    max_rationale: int,
     constrained: bool,
     batch_size: int,
 ) -> list[list[JudgeSample]]:
@@ -200,6 +199,8 @@ def _run_transformers(
 
     from workbench.rubrics.constrained import VerdictLogitsProcessor
 
+    scores, k, temperature = sampling.scores, sampling.k, sampling.temperature
+    seed, max_rationale = sampling.seed, sampling.max_rationale
     model, tokenizer = backend.model, backend.tokenizer
     automaton = VerdictAutomaton(scores, max_rationale=max_rationale)
     max_new = automaton.max_chars + 1
@@ -256,18 +257,12 @@ def _run_transformers(
 
 
 def _run_endpoint(
-    backend: Any,
-    conversations: Sequence[Sequence[Mapping[str, str]]],
-    scores: Sequence[int],
-    *,
-    k: int,
-    temperature: float,
-    seed: int,
-    max_rationale: int,
-    retries: int,
+    backend: Any, conversations: Sequence[Sequence[Mapping[str, str]]], sampling: _Sampling, *, retries: int
 ) -> list[list[JudgeSample]]:
     from workbench.models import GenerationParams
 
+    scores, k, temperature = sampling.scores, sampling.k, sampling.temperature
+    seed, max_rationale = sampling.seed, sampling.max_rationale
     schema = verdict_schema(scores, max_rationale)
     formats: list[dict[str, Any] | None] = [
         {"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema, "strict": True}},
@@ -331,7 +326,6 @@ def aggregate(samples: Sequence[JudgeSample], k: int) -> tuple[int | None, float
     return score, top / max(k, len(samples), 1), rationale
 
 
-@register_scorer("judge")
 class JudgeScorer(Scorer):
     """LLM-as-judge scorer (see the module docstring)."""
 

@@ -28,7 +28,7 @@ from workbench.rubrics.agreement import exact_agreement, weighted_kappa
 
 if TYPE_CHECKING:
     from workbench.rubrics.schema import Rubric
-    from workbench.rubrics.scoring import CriterionScore
+    from workbench.rubrics.verdicts import CriterionScore
 
 Status = Literal["pending", "accepted", "overridden"]
 

@@ -35,7 +35,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SerializeAsAny,
     ValidationInfo,
     field_validator,
@@ -43,7 +42,7 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
-from workbench._yaml import LineMap, format_loc, load_yaml, located_error, schema_issues
+from workbench._yaml import LineMap, YamlDocument, format_loc, load_yaml, located_error, schema_issues
 from workbench.errors import NotFoundError, ValidationError
 from workbench.rubrics.scorers import SCORERS, RubricFieldError, ScorerConfig
 
@@ -69,6 +68,12 @@ DEFAULT_SKILL_IDS: frozenset[str] = frozenset(
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+
+def _check_id(value: str, example: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(f"ids use lower-case letters, digits, '-' and '_' (e.g. '{example}')")
+    return value
 
 
 class Level(BaseModel):
@@ -99,9 +104,7 @@ class Criterion(BaseModel):
     @field_validator("id")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError("ids use lower-case letters, digits, '-' and '_' (e.g. 'cites-sources')")
-        return value
+        return _check_id(value, "cites-sources")
 
     @field_validator("skill")
     @classmethod
@@ -161,13 +164,12 @@ class Criterion(BaseModel):
         return self.levels[score].descriptor
 
 
-class Rubric(BaseModel):
+class Rubric(YamlDocument):
     """A versioned rubric. Load with :func:`load_rubric`; score with :func:`~workbench.rubrics.score_items`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(min_length=1)
-    version: int = Field(ge=1)
     title: str = Field(min_length=1)
     description: str = ""
     pass_threshold: float = Field(0.6, ge=0, le=1)
@@ -175,14 +177,10 @@ class Rubric(BaseModel):
     tags: tuple[str, ...] = ()
     criteria: tuple[Criterion, ...] = Field(min_length=1)
 
-    _source: Path | None = PrivateAttr(None)
-
     @field_validator("id")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError("ids use lower-case letters, digits, '-' and '_' (e.g. 'summary-quality')")
-        return value
+        return _check_id(value, "summary-quality")
 
     @model_validator(mode="after")
     def _check(self) -> Rubric:
@@ -204,16 +202,6 @@ class Rubric(BaseModel):
                 hint="fix the weights or total_weight so that they agree",
             )
         return self
-
-    @property
-    def ref(self) -> str:
-        """``id@version``."""
-        return f"{self.id}@{self.version}"
-
-    @property
-    def source(self) -> Path | None:
-        """The file this rubric was loaded from, if any."""
-        return self._source
 
     def criterion(self, criterion_id: str) -> Criterion:
         """The criterion with ``criterion_id``."""

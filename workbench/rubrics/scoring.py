@@ -10,115 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from workbench.errors import NotFoundError, ValidationError, WorkbenchError
-from workbench.rubrics.schema import Rubric, load_rubric
+from workbench.rubrics.context import ScoringContext
+from workbench.rubrics.review import ReviewQueue
+from workbench.rubrics.schema import Criterion, Rubric, load_rubric
 from workbench.rubrics.scorers import SCORERS, Scorer, ScoreResult
-
-if TYPE_CHECKING:
-    from workbench.rubrics.review import ReviewQueue
+from workbench.rubrics.verdicts import CriterionScore, ItemScore
 
 Subject = Literal["learner", "copilot"]
-
-
-class ScoringContext:
-    """What scorers share during one scoring run: models, embedders, options and counters.
-
-    Args:
-        backend: A loaded ``ChatBackend`` for judges; default: load ``model`` on first use.
-        model: Model name for judges when no backend is given (default ``settings.default_model``).
-        k: Overrides every judge's number of samples.
-        seed: Added to every judge's seed.
-    """
-
-    def __init__(self, *, backend: Any = None, model: str | None = None, k: int | None = None, seed: int = 0) -> None:
-        self._backend = backend
-        self.model = model
-        self.k = k
-        self.seed = seed
-        self.judge_calls = 0
-        self._backends: dict[str, Any] = {}
-        self._embedders: dict[str | None, Any] = {}
-
-    def backend_for(self, model: str | None = None) -> Any:
-        """The judge backend: the given one, or ``model`` (or the default model) loaded once."""
-        if model is None and self._backend is not None:
-            return self._backend
-        from workbench.settings import get_settings
-
-        name = model or self.model or get_settings().default_model
-        if name not in self._backends:
-            from workbench.models import load_model
-
-            self._backends[name] = load_model(name)
-        return self._backends[name]
-
-    def embedder(self, name: str | None = None) -> Any:
-        """An embedder (``workbench.models.load_embedder``), loaded once per name."""
-        if name not in self._embedders:
-            from workbench.models import load_embedder
-
-            self._embedders[name] = load_embedder(name)
-        return self._embedders[name]
-
-
-@dataclass
-class CriterionScore:
-    """One criterion's verdict on one item."""
-
-    criterion: str
-    skill: str
-    scorer: str
-    scorer_type: str
-    raw_score: int
-    max_score: int
-    score: float
-    passed: bool
-    confidence: float
-    rationale: str
-    weight: float
-    review_reason: str | None = None
-    review_id: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def needs_review(self) -> bool:
-        """Whether this verdict was sent to a human."""
-        return self.review_reason is not None
-
-
-@dataclass
-class ItemScore:
-    """A rubric's verdict on one item: the weighted score and every criterion's."""
-
-    item: str
-    rubric: str
-    rubric_version: int
-    subject: str
-    score: float
-    passed: bool
-    criteria: list[CriterionScore]
-
-    @property
-    def confidence(self) -> float:
-        """The lowest criterion confidence."""
-        return min((c.confidence for c in self.criteria), default=1.0)
-
-    def criterion(self, criterion_id: str) -> CriterionScore:
-        """The verdict of ``criterion_id``."""
-        for c in self.criteria:
-            if c.criterion == criterion_id:
-                return c
-        raise NotFoundError(f"no criterion '{criterion_id}' in this score")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready data (the ``--json`` form)."""
-        data = asdict(self)
-        data["confidence"] = self.confidence
-        return data
 
 
 def _item_id(item: Mapping[str, Any], index: int) -> str:
@@ -255,54 +158,66 @@ def score_items(
     batch = list(items)
     validate_items(rub, batch, file=source, lines=lines)
     ctx = ScoringContext(backend=backend, model=model, k=k, seed=seed)
-    per_criterion: list[tuple[Scorer, list[ScoreResult]]] = []
-    for criterion in rub.criteria:
-        scorer = SCORERS.get(criterion.scorer.type)(criterion.scorer, criterion)
-        results = _safe_score(scorer, batch, ctx)
-        if review_sample > 0 and scorer.kind == "judge":
-            for index, result in enumerate(results):
-                if result.review_reason is None and _sampled(rub, criterion.id, _item_id(batch[index], index),
-                                                             review_sample):
-                    result.review_reason = "calibration_sample"
-        per_criterion.append((scorer, results))
-
+    runs = [_run_criterion(rub, criterion, batch, ctx, review_sample) for criterion in rub.criteria]
     queue = None
-    if review_queue is not False and any(r.review_reason for _, res in per_criterion for r in res):
-        if review_queue is None:
-            from workbench.rubrics.review import ReviewQueue
-
-            queue = ReviewQueue()
-        else:
-            queue = review_queue
-
-    scored: list[ItemScore] = []
-    for index, item in enumerate(batch):
-        item_id = _item_id(item, index)
-        who = str(item.get("subject") or subject)
-        criteria: list[CriterionScore] = []
-        for scorer, results in per_criterion:
-            criterion, result = scorer.criterion, results[index]
-            raw = scorer.level_for(result)
-            norm = raw / criterion.max_score
-            threshold = criterion.pass_threshold if criterion.pass_threshold is not None else rub.pass_threshold
-            cs = CriterionScore(
-                criterion=criterion.id, skill=criterion.skill, scorer=scorer.kind,
-                scorer_type=criterion.scorer.type, raw_score=raw, max_score=criterion.max_score, score=norm,
-                passed=norm >= threshold, confidence=result.confidence, rationale=result.rationale,
-                weight=criterion.weight, review_reason=result.review_reason, details=result.details,
-            )
-            if cs.review_reason and queue is not None:
-                cs.review_id = queue.add(rub, criterion.id, item, cs, subject=who).id
-            criteria.append(cs)
-        overall = sum(c.score * c.weight for c in criteria) / rub.total_weight
-        gated = all(c.passed for c, crit in zip(criteria, rub.criteria, strict=True) if crit.required)
-        scored.append(ItemScore(
-            item=item_id, rubric=rub.id, rubric_version=rub.version, subject=who, score=overall,
-            passed=overall >= rub.pass_threshold and gated, criteria=criteria,
-        ))
+    if review_queue is not False and any(r.review_reason for run in runs for r in run.results):
+        queue = ReviewQueue() if review_queue is None else review_queue
+    scored = [_item_score(rub, runs, index, item, subject, queue) for index, item in enumerate(batch)]
     if record:
         record_scores(rub, scored, task=task)
     return scored
+
+
+@dataclass
+class _CriterionRun:
+    """One criterion's scorer and its results over the batch (in item order)."""
+
+    criterion: Criterion
+    scorer: Scorer
+    results: list[ScoreResult]
+
+
+def _run_criterion(
+    rubric: Rubric, criterion: Criterion, batch: Sequence[Mapping[str, Any]], ctx: ScoringContext, review_sample: float
+) -> _CriterionRun:
+    """Score the batch on one criterion; mark the calibration sample of confident judge verdicts for review."""
+    scorer = SCORERS.get(criterion.scorer.type)(criterion.scorer, criterion)
+    results = _safe_score(scorer, batch, ctx)
+    if review_sample > 0 and scorer.kind == "judge":
+        for index, result in enumerate(results):
+            if result.review_reason is None and _sampled(rubric, criterion.id, _item_id(batch[index], index),
+                                                         review_sample):
+                result.review_reason = "calibration_sample"
+    return _CriterionRun(criterion, scorer, results)
+
+
+def _item_score(
+    rubric: Rubric, runs: Sequence[_CriterionRun], index: int, item: Mapping[str, Any], subject: str,
+    queue: ReviewQueue | None,
+) -> ItemScore:
+    """One item's verdict from every criterion's result (sending those that need a human to ``queue``)."""
+    who = str(item.get("subject") or subject)
+    criteria: list[CriterionScore] = []
+    for run in runs:
+        criterion, result = run.criterion, run.results[index]
+        raw = run.scorer.level_for(result)
+        norm = raw / criterion.max_score
+        threshold = criterion.pass_threshold if criterion.pass_threshold is not None else rubric.pass_threshold
+        cs = CriterionScore(
+            criterion=criterion.id, skill=criterion.skill, scorer=run.scorer.kind,
+            scorer_type=criterion.scorer.type, raw_score=raw, max_score=criterion.max_score, score=norm,
+            passed=norm >= threshold, confidence=result.confidence, rationale=result.rationale,
+            weight=criterion.weight, review_reason=result.review_reason, details=result.details,
+        )
+        if cs.review_reason and queue is not None:
+            cs.review_id = queue.add(rubric, criterion.id, item, cs, subject=who).id
+        criteria.append(cs)
+    overall = sum(c.score * c.weight for c in criteria) / rubric.total_weight
+    gated = all(c.passed for c, run in zip(criteria, runs, strict=True) if run.criterion.required)
+    return ItemScore(
+        item=_item_id(item, index), rubric=rubric.id, rubric_version=rubric.version, subject=who, score=overall,
+        passed=overall >= rubric.pass_threshold and gated, criteria=criteria,
+    )
 
 
 def _sampled(rubric: Rubric, criterion: str, item_id: str, share: float) -> bool:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -128,21 +126,12 @@ class WorkbenchHandler(APIHandler):
         self.finish(json.dumps(body, default=str))
 
 
-def _matches(playbook: Any, skill: str | None, role: str | None) -> bool:
-    m = playbook.manifest
-    if skill and skill not in m.skills and not any(skill in (t.skills or {}) for t in m.tasks):
-        return False
-    return not (role and m.audience and role not in m.audience)
-
-
 def _catalog(skill: str | None, role: str | None, workspace: Any) -> dict[str, Any]:
-    from workbench.playbooks import discover_playbooks
+    from workbench.playbooks import discover_playbooks, filter_playbooks
 
     catalog = discover_playbooks()
     rows = []
-    for pb in catalog:
-        if not _matches(pb, skill, role):
-            continue
+    for pb in filter_playbooks(catalog, skill=skill, role=role):
         m = pb.manifest
         row = pb.summary()
         row.pop("path", None)  # server paths are not the learner's business
@@ -320,41 +309,10 @@ class SkillsHandler(WorkbenchHandler):
         self.reply(await self.blocking(_skills, self.learner))
 
 
-#: Seconds a computed manager report may be reused (the table and its drill-downs read the same report).
-REPORT_TTL_S = 60.0
-_reports: dict[tuple[str | None, str | None], tuple[float, int, Any]] = {}
-_reports_lock = threading.Lock()
-
-
-def _manager_report(team: str | None, role: str | None) -> Any:
-    """The manager's :class:`~workbench.skills.report.SkillsReport`.
-
-    Reused for up to ``REPORT_TTL_S`` seconds while the store's event count is unchanged (the store is
-    append-only, so a new event means a new report), so that drilling into cells does not recompute it.
-    """
-    from workbench.skills import build_report
-    from workbench.telemetry import open_store
-
-    with open_store() as store:
-        stamp = store.count()
-    key = (team, role)
-    now = time.monotonic()
-    with _reports_lock:
-        for old in [k for k, (t, _, _) in _reports.items() if now - t > REPORT_TTL_S]:
-            del _reports[old]
-        hit = _reports.get(key)
-    if hit is not None and hit[1] == stamp:
-        return hit[2]
-    report = build_report(team=team, role=role)
-    with _reports_lock:
-        _reports[key] = (time.monotonic(), stamp, report)
-    return report
-
-
 def _report(team: str | None, role: str | None) -> dict[str, Any]:
-    from workbench.skills.report import ALL, suppressed_label
+    from workbench.skills.report import ALL, cached_report, suppressed_label
 
-    report = _manager_report(team, role)
+    report = cached_report(team=team, role=role)
     keep = ["team", "skill", "level", "target", "gap", "team_size", "learners", "suppressed", "reason"]
     teams = [{k: r[k] for k in keep if k in r} for r in _frame_records(report.teams)]
     return {
@@ -390,9 +348,9 @@ class ReportHandler(WorkbenchHandler):
 
 
 def _evidence(team: str, skill: str, role: str | None, limit: int) -> dict[str, Any]:
-    from workbench.skills.report import ALL, suppressed_label
+    from workbench.skills.report import ALL, cached_report, suppressed_label
 
-    report = _manager_report(None, role)
+    report = cached_report(role=role)
     names = {s.id: s.name for s in report.taxonomy.skills}
     if skill not in names:
         raise NotFoundError(f"unknown skill '{skill}'", field="skill", hint=f"use one of: {', '.join(names)}")

@@ -39,7 +39,9 @@ _EXPORTS: dict[str, str] = {
     "add_gaps": "workbench.skills.proficiency",
     # reports
     "SkillsReport": "workbench.skills.report",
+    "ReportData": "workbench.skills.report_data",
     "build_report": "workbench.skills.report",
+    "cached_report": "workbench.skills.report",
     "learner_view": "workbench.skills.report",
     "render_html": "workbench.skills.render",
     # synthetic cohorts

@@ -349,25 +349,41 @@ def _score_evidence(events: pd.DataFrame, weights: EvidenceWeights) -> tuple[pd.
     confidence = np.clip(np.nan_to_num(_floats(confidences.tolist()), nan=1.0), 0.0, 1.0)
     scorer_w = scorer.map(dict(weights.scorer)).fillna(weights.unknown_scorer).to_numpy(dtype=float)
     subject_w = subject.map(dict(weights.subject)).fillna(1.0).to_numpy(dtype=float)
+    frame = _evidence_frame(
+        events,
+        skill=skill,
+        source="score",
+        scorer=scorer.where(scorer.notna(), "unknown").to_numpy(),
+        criterion=criteria,
+        outcome=np.clip(score, 0.0, 1.0),
+        weight=weights.score_trials * scorer_w * confidence * subject_w,
+    )
+    return (frame if valid.all() else frame.loc[valid].reset_index(drop=True)), invalid
+
+
+def _evidence_frame(
+    rows: pd.DataFrame, *, skill: Any, source: Any, scorer: Any, criterion: Any, outcome: Any, weight: Any
+) -> pd.DataFrame:
+    """Evidence rows: the events' own columns (id, time, learner, team, playbook, task, run) and the evidence's."""
     frame = pd.DataFrame(
         {
-            "event_id": events["id"].to_numpy(),
-            "time": _utc_ns(events["time"]),
-            "learner": events["learner"].to_numpy(),
-            "team": events["team"].to_numpy(),
-            "playbook": events["playbook"].to_numpy(),
-            "task": events["task"].to_numpy(),
-            "run_id": events["run_id"].to_numpy(),
+            "event_id": rows["id"].to_numpy(),
+            "time": _utc_ns(rows["time"]),
+            "learner": rows["learner"].to_numpy(),
+            "team": rows["team"].to_numpy(),
+            "playbook": rows["playbook"].to_numpy(),
+            "task": rows["task"].to_numpy(),
+            "run_id": rows["run_id"].to_numpy(),
             "skill": skill,
-            "source": "score",
-            "scorer": scorer.where(scorer.notna(), "unknown").to_numpy(),
-            "criterion": criteria,
-            "outcome": np.clip(score, 0.0, 1.0),
-            "weight": weights.score_trials * scorer_w * confidence * subject_w,
+            "source": source,
+            "scorer": scorer,
+            "criterion": criterion,
+            "outcome": outcome,
+            "weight": weight,
         }
     )
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
-    return (frame if valid.all() else frame.loc[valid].reset_index(drop=True)), invalid
+    return frame
 
 
 def _number(value: Any) -> float:
@@ -411,25 +427,15 @@ def _task_evidence(events: pd.DataFrame, weights: EvidenceWeights) -> pd.DataFra
     skill_w = np.clip(np.nan_to_num(_floats(raw_w), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
     rows = events.iloc[np.asarray(index)]
     completed = (rows["kind"] == "task_completed").to_numpy()
-    frame = pd.DataFrame(
-        {
-            "event_id": rows["id"].to_numpy(),
-            "time": _utc_ns(rows["time"]),
-            "learner": rows["learner"].to_numpy(),
-            "team": rows["team"].to_numpy(),
-            "playbook": rows["playbook"].to_numpy(),
-            "task": rows["task"].to_numpy(),
-            "run_id": rows["run_id"].to_numpy(),
-            "skill": np.asarray([str(s) for s in skills], dtype=object),
-            "source": np.where(completed, "task_completed", "task_failed").astype(object),
-            "scorer": "task",
-            "criterion": None,
-            "outcome": np.where(completed, weights.completed_value, weights.failed_value),
-            "weight": weights.task * skill_w,
-        }
+    return _evidence_frame(
+        rows,
+        skill=np.asarray([str(s) for s in skills], dtype=object),
+        source=np.where(completed, "task_completed", "task_failed").astype(object),
+        scorer="task",
+        criterion=None,
+        outcome=np.where(completed, weights.completed_value, weights.failed_value),
+        weight=weights.task * skill_w,
     )
-    frame["time"] = pd.to_datetime(frame["time"], utc=True)
-    return frame
 
 
 def _summarise_unknown(rows: pd.DataFrame) -> pd.DataFrame:

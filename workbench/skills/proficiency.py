@@ -237,12 +237,33 @@ def trend_frame(
     columns = ["period", "period_end", "group", "skill", "level", "gap", "learners"]
     if evidence.empty or pair_group.empty:
         return pd.DataFrame(columns=columns)
+    axis = _period_axis(evidence["time"], period, as_of)
+    pg = pair_group.reset_index(drop=True)
+    pairs = _PairIndex.of(pg)
+    adds = _period_sums(evidence, axis, pairs.rows_of(evidence), len(pg), config)
+    groups = _Groups.of(pg, pairs)
+    rows = _carry_over_periods(axis, adds, groups, pg["target"].to_numpy(dtype=float), config)
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(rows, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class _PeriodAxis:
+    """The trend's periods: labels, end times (ns, the last one clipped to ``as_of``) and each event's period."""
+
+    labels: pd.PeriodIndex
+    ends: np.ndarray
+    k: np.ndarray
+    as_of_ns: int
+
+
+def _period_axis(times: pd.Series, period: str, as_of: pd.Timestamp) -> _PeriodAxis:
     freq = {"month": "M", "week": "W"}.get(period)
     if freq is None:
         from workbench.errors import ConfigError
 
         raise ConfigError(f"unknown trend period '{period}'", field="period", hint="use 'month' or 'week'")
-    times = evidence["time"]
     naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
     periods = naive.dt.to_period(freq)
     first, last = periods.min(), pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None).to_period(freq)
@@ -250,57 +271,113 @@ def trend_frame(
     ends = np.array(
         [min(p.end_time.tz_localize("UTC").value, as_of.value) for p in labels], dtype=np.int64
     )
-    k = pd.PeriodIndex(periods).asi8 - first.ordinal
-    t_ns = times.to_numpy(dtype="datetime64[ns]").view("int64")
-    keep = (t_ns <= as_of.value) & (k < len(labels))
-    pg = pair_group.reset_index(drop=True)
-    # (learner, skill) -> pair row, on integer codes (no MultiIndex lookups).
-    l_codes, l_names = pd.factorize(pg["learner"])
-    s_codes, s_names = pd.factorize(pg["skill"])
-    ns = max(1, len(s_names))
-    pair_key = pd.Index(l_codes.astype(np.int64) * ns + s_codes)
-    ev_l = pd.Index(l_names).get_indexer(evidence["learner"])
-    ev_s = pd.Index(s_names).get_indexer(evidence["skill"])
-    pair = pair_key.get_indexer(np.where((ev_l >= 0) & (ev_s >= 0), ev_l.astype(np.int64) * ns + ev_s, -1))
-    pair = np.where((ev_l >= 0) & (ev_s >= 0), pair, -1)
-    keep &= pair >= 0
+    return _PeriodAxis(labels, ends, pd.PeriodIndex(periods).asi8 - first.ordinal, as_of.value)
+
+
+@dataclass(frozen=True)
+class _PairIndex:
+    """(learner, skill) pairs of the pair frame on integer codes (no MultiIndex lookups)."""
+
+    learners: pd.Index
+    skills: pd.Index
+    s_codes: np.ndarray
+    keys: pd.Index
+
+    @classmethod
+    def of(cls, pg: pd.DataFrame) -> _PairIndex:
+        l_codes, l_names = pd.factorize(pg["learner"])
+        s_codes, s_names = pd.factorize(pg["skill"])
+        ns = max(1, len(s_names))
+        return cls(pd.Index(l_names), pd.Index(s_names), s_codes, pd.Index(l_codes.astype(np.int64) * ns + s_codes))
+
+    @property
+    def n_skills(self) -> int:
+        return max(1, len(self.skills))
+
+    def rows_of(self, evidence: pd.DataFrame) -> np.ndarray:
+        """The pair row of each evidence row (-1 for a pair not in the frame)."""
+        ev_l = self.learners.get_indexer(evidence["learner"])
+        ev_s = self.skills.get_indexer(evidence["skill"])
+        known = (ev_l >= 0) & (ev_s >= 0)
+        pair = self.keys.get_indexer(np.where(known, ev_l.astype(np.int64) * self.n_skills + ev_s, -1))
+        return np.where(known, pair, -1)
+
+
+@dataclass(frozen=True)
+class _PeriodSums:
+    """Per pair and period: decayed success and failure weight added, and the evidence count."""
+
+    s: np.ndarray
+    f: np.ndarray
+    n: np.ndarray
+
+
+def _period_sums(
+    evidence: pd.DataFrame, axis: _PeriodAxis, pair: np.ndarray, n_pairs: int, config: EstimatorConfig
+) -> _PeriodSums:
+    """Each period's new evidence per pair, decayed to the period's end."""
+    k, ends = axis.k, axis.ends
+    t_ns = evidence["time"].to_numpy(dtype="datetime64[ns]").view("int64")
+    keep = (t_ns <= axis.as_of_ns) & (k < len(axis.labels)) & (pair >= 0)
     pair, k, t_ns = pair[keep], k[keep], t_ns[keep]
     w = evidence["weight"].to_numpy(dtype=float)[keep] * np.exp2(
         -np.maximum(ends[k] - t_ns, 0) / _NS_PER_DAY / config.half_life_days
     )
     y = evidence["outcome"].to_numpy(dtype=float)[keep]
-    n_pairs, n_periods = len(pg), len(labels)
+    n_periods = len(axis.labels)
     flat = pair * n_periods + k
-    add_s = np.bincount(flat, weights=w * y, minlength=n_pairs * n_periods).reshape(n_pairs, n_periods)
-    add_f = np.bincount(flat, weights=w * (1 - y), minlength=n_pairs * n_periods).reshape(n_pairs, n_periods)
-    add_n = np.bincount(flat, minlength=n_pairs * n_periods).reshape(n_pairs, n_periods)
-    g_codes, g_names = pd.factorize(pg["group"], sort=True)
-    group_codes, group_keys = pd.factorize(g_codes.astype(np.int64) * ns + s_codes, sort=True)
-    group_keys = np.asarray(group_keys, dtype=np.int64)
-    group_label = np.asarray(g_names, dtype=object)[group_keys // ns]
-    group_skill = np.asarray(s_names, dtype=object)[group_keys % ns]
-    n_groups = len(group_keys)
-    target = pg["target"].to_numpy(dtype=float)
+    size = n_pairs * n_periods
+    return _PeriodSums(
+        s=np.bincount(flat, weights=w * y, minlength=size).reshape(n_pairs, n_periods),
+        f=np.bincount(flat, weights=w * (1 - y), minlength=size).reshape(n_pairs, n_periods),
+        n=np.bincount(flat, minlength=size).reshape(n_pairs, n_periods),
+    )
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """(group, skill) cells: each pair's cell code, and each cell's group label and skill."""
+
+    codes: np.ndarray
+    label: np.ndarray
+    skill: np.ndarray
+
+    @classmethod
+    def of(cls, pg: pd.DataFrame, pairs: _PairIndex) -> _Groups:
+        ns = pairs.n_skills
+        g_codes, g_names = pd.factorize(pg["group"], sort=True)
+        codes, keys = pd.factorize(g_codes.astype(np.int64) * ns + pairs.s_codes, sort=True)
+        keys = np.asarray(keys, dtype=np.int64)
+        return cls(codes, np.asarray(g_names, dtype=object)[keys // ns],
+                   np.asarray(pairs.skills, dtype=object)[keys % ns])
+
+
+def _carry_over_periods(
+    axis: _PeriodAxis, adds: _PeriodSums, groups: _Groups, target: np.ndarray, config: EstimatorConfig
+) -> list[pd.DataFrame]:
+    """The recurrence ``S_k = S_{k-1} * decay + new`` over periods, with each period's group means."""
+    ends, n_groups = axis.ends, len(groups.label)
     has_target = np.isfinite(target)
+    n_pairs = len(target)
     s = np.zeros(n_pairs)
     f = np.zeros(n_pairs)
     n = np.zeros(n_pairs, dtype=np.int64)
     rows = []
-    for j in range(n_periods):
+    for j in range(len(axis.labels)):
         if j:
             step = np.exp2(-(ends[j] - ends[j - 1]) / _NS_PER_DAY / config.half_life_days)
             s *= step
             f *= step
-        s += add_s[:, j]
-        f += add_f[:, j]
-        n += add_n[:, j]
+        s += adds.s[:, j]
+        f += adds.f[:, j]
+        n += adds.n[:, j]
         seen = n > 0
         level = MAX_LEVEL * (config.a0 + s) / (config.a0 + config.b0 + s + f)
-        cnt = np.bincount(group_codes[seen], minlength=n_groups)
-        lvl = np.bincount(group_codes[seen], weights=level[seen], minlength=n_groups)
+        cnt = np.bincount(groups.codes[seen], minlength=n_groups)
+        lvl = np.bincount(groups.codes[seen], weights=level[seen], minlength=n_groups)
         gmask = seen & has_target
-        gcnt = np.bincount(group_codes[gmask], minlength=n_groups)
-        gsum = np.bincount(group_codes[gmask], weights=(target - level)[gmask], minlength=n_groups)
+        gcnt = np.bincount(groups.codes[gmask], minlength=n_groups)
+        gsum = np.bincount(groups.codes[gmask], weights=(target - level)[gmask], minlength=n_groups)
         live = np.flatnonzero(cnt)
         if len(live) == 0:
             continue
@@ -308,16 +385,14 @@ def trend_frame(
             rows.append(
                 pd.DataFrame(
                     {
-                        "period": str(labels[j]),
+                        "period": str(axis.labels[j]),
                         "period_end": pd.Timestamp(ends[j], tz="UTC"),
-                        "group": group_label[live],
-                        "skill": group_skill[live],
+                        "group": groups.label[live],
+                        "skill": groups.skill[live],
                         "level": lvl[live] / cnt[live],
                         "gap": np.where(gcnt[live] > 0, gsum[live] / np.maximum(gcnt[live], 1), np.nan),
                         "learners": cnt[live],
                     }
                 )
             )
-    if not rows:
-        return pd.DataFrame(columns=columns)
-    return pd.concat(rows, ignore_index=True)
+    return rows

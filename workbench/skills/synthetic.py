@@ -1,6 +1,8 @@
 """Synthetic cohorts: realistic learners, teams and roles working through playbooks, as contract-shaped events.
 
-Used by ``workbench demo``, the tests and the 1,000,000-event benchmark. The generative model:
+Used by the tests, the browser tests and the 1,000,000-event benchmark. The real playbooks a cohort practises
+come in as data (``playbooks=``, built by the caller with ``workbench.playbooks.task_skill_weights()``), so this
+package never imports the playbooks package (which imports it for the taxonomy). The generative model:
 
 - **Teams** of uneven size (Dirichlet weights), each with a dominant role; optionally one team below the
   minimum group size so that suppression shows.
@@ -24,7 +26,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -45,6 +47,9 @@ _SCORERS = (("deterministic", 0.45), ("reference", 0.2), ("judge", 0.25), ("huma
 _SCORER_BIAS = {"deterministic": -0.02, "reference": 0.0, "judge": 0.05, "human": 0.0}
 _MODELS = (("workbench-tiny", 0.7, 0.0, 0.0), ("gpt-4o-mini", 0.3, 0.00015, 0.0006))
 _PII = ("email", "phone", "credit_card", "iban", "ip_address")
+
+#: Task -> skill weights of playbooks: ``{playbook_id: {task_id: {skill_id: weight}}}``.
+TaskSkills = Mapping[str, Mapping[str, Mapping[str, float]]]
 
 
 class CohortSpec(BaseModel):
@@ -198,50 +203,28 @@ def synthetic_taxonomy(n_skills: int = 30) -> Taxonomy:
     )
 
 
-def builtin_task_skills() -> dict[str, dict[str, dict[str, float]]]:
-    """Task -> skill weights of the built-in playbooks (their manifests), or ``{}`` when they are not installed.
-
-    Read straight from the manifests' YAML (``id``, ``tasks[].id``, ``tasks[].skills``), so a synthetic cohort
-    practises exactly the tasks the real lessons map to skills.
-    """
-    try:
-        from workbench.playbooks.discovery import builtin_pack_dir
-
-        folder = builtin_pack_dir()
-    except Exception:  # the playbooks layer is optional for the generator
-        return {}
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for manifest in sorted(Path(folder).glob("*/playbook.yaml")):
-        try:
-            data = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        tasks = {
-            str(t["id"]): {str(k): float(v) for k, v in (t.get("skills") or {}).items()}
-            for t in data.get("tasks") or []
-            if isinstance(t, dict) and t.get("id") and isinstance(t.get("skills"), dict) and t["skills"]
-        }
-        if data.get("id") and tasks:
-            out[str(data["id"])] = tasks
-    return out
-
-
-def synthetic_playbooks(taxonomy: Taxonomy, *, builtin: bool = True) -> dict[str, dict[str, dict[str, float]]]:
+def synthetic_playbooks(
+    taxonomy: Taxonomy, playbooks: TaskSkills | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
     """The playbooks a synthetic cohort works through: ``{playbook_id: {task_id: {skill_id: weight}}}``.
 
-    The built-in playbooks' tasks come first (those whose skills the taxonomy knows), so demo evidence is tied to
-    the real lessons; every skill they do not practise gets a generic task in a playbook per skill group (70% that
+    The given ``playbooks``' tasks come first (those whose skills the taxonomy knows), so the evidence is tied to
+    real lessons; every skill they do not practise gets a generic task in a playbook per skill group (70% that
     skill, 30% a neighbour in the group), so every skill has evidence.
+
+    Args:
+        taxonomy: The skills and roles of the cohort.
+        playbooks: Real playbooks' task -> skill weights, ``{playbook_id: {task_id: {skill_id: weight}}}``
+            (the caller reads them from the playbooks package: ``workbench.playbooks.task_skill_weights()``).
     """
     known = set(taxonomy.skill_ids)
     out: dict[str, dict[str, dict[str, float]]] = {}
     covered: set[str] = set()
-    if builtin:
-        for playbook, mapping in builtin_task_skills().items():
-            usable = {task: skills for task, skills in mapping.items() if set(skills) <= known}
-            if usable:
-                out[playbook] = usable
-                covered.update(skill for skills in usable.values() for skill in skills)
+    for playbook, mapping in (playbooks or {}).items():
+        usable = {task: dict(skills) for task, skills in mapping.items() if skills and set(skills) <= known}
+        if usable:
+            out[playbook] = usable
+            covered.update(skill for skills in usable.values() for skill in skills)
     groups: dict[str, list[str]] = {}
     for skill in taxonomy.skills:
         groups.setdefault(skill.group, []).append(skill.id)
@@ -286,7 +269,7 @@ class _Learner:
 
 
 class _Generator:
-    def __init__(self, spec: CohortSpec, taxonomy: Taxonomy) -> None:
+    def __init__(self, spec: CohortSpec, taxonomy: Taxonomy, playbooks: TaskSkills | None) -> None:
         from workbench.telemetry import EventKind, pseudonymize
 
         self.spec = spec
@@ -298,7 +281,7 @@ class _Generator:
         self.start = self.end - timedelta(days=30.4 * spec.months)
         self.t0, self.t1 = self.start.timestamp(), self.end.timestamp()
         self.last_start = self.t1 - 7_200.0  # episodes start early enough to finish inside the window
-        self.playbooks = synthetic_playbooks(taxonomy)
+        self.playbooks = synthetic_playbooks(taxonomy, playbooks)
         self.tasks = [(pb, task, skills) for pb, tasks in self.playbooks.items() for task, skills in tasks.items()]
         self.targets = taxonomy.target_matrix()
         self.learners = self._cohort(pseudonymize)
@@ -532,7 +515,11 @@ class _Generator:
 
 
 def generate_events(
-    spec: CohortSpec | None = None, *, taxonomy: str | Path | Taxonomy | None = None, batch_size: int = 20_000,
+    spec: CohortSpec | None = None,
+    *,
+    taxonomy: str | Path | Taxonomy | None = None,
+    playbooks: TaskSkills | None = None,
+    batch_size: int = 20_000,
     **overrides: Any,
 ) -> tuple[Iterator[list[Any]], Cohort]:
     """Generate a cohort's events in batches without writing them.
@@ -540,6 +527,8 @@ def generate_events(
     Args:
         spec: The cohort; fields in ``overrides`` replace the spec's.
         taxonomy: The taxonomy whose skills and roles the cohort uses.
+        playbooks: Real playbooks' task -> skill weights for the cohort to practise (see
+            :func:`synthetic_playbooks`); default none, so only generic practice tasks.
         batch_size: Events per batch.
 
     Returns:
@@ -549,7 +538,7 @@ def generate_events(
     spec = (spec or CohortSpec()).model_copy(update=overrides) if overrides else (spec or CohortSpec())
     if overrides:
         spec = CohortSpec.model_validate(spec.model_dump())
-    gen = _Generator(spec, load_taxonomy(taxonomy))
+    gen = _Generator(spec, load_taxonomy(taxonomy), playbooks)
     cohort = Cohort(roster=gen.roster(), events=0, playbooks=gen.playbooks, start=gen.start, end=gen.end)
 
     def counted() -> Iterator[list[Any]]:
@@ -566,6 +555,7 @@ def generate_cohort(
     spec: CohortSpec | None = None,
     *,
     taxonomy: str | Path | Taxonomy | None = None,
+    playbooks: TaskSkills | None = None,
     batch_size: int = 20_000,
     **overrides: Any,
 ) -> Cohort:
@@ -576,12 +566,15 @@ def generate_cohort(
         spec: The cohort (default :class:`CohortSpec`); keyword ``overrides`` replace its fields,
             e.g. ``generate_cohort(store, learners=200, seed=3)``.
         taxonomy: Taxonomy file, name or object (default: the shipped taxonomy).
+        playbooks: Real playbooks' task -> skill weights for the cohort to practise, e.g.
+            ``workbench.playbooks.task_skill_weights()`` for the built-in ones; default none (generic tasks only).
         batch_size: Events per ``append_many`` transaction.
 
     Returns:
         The :class:`Cohort` (roster, event count, playbooks).
     """
-    batches, cohort = generate_events(spec, taxonomy=taxonomy, batch_size=batch_size, **overrides)
+    batches, cohort = generate_events(spec, taxonomy=taxonomy, playbooks=playbooks, batch_size=batch_size,
+                                      **overrides)
     owned = store is None or isinstance(store, str | Path)
     if owned:
         from workbench.telemetry import open_store

@@ -51,6 +51,15 @@ class _ReferenceError(ValidationError):
         self.loc = loc
 
 
+def _add_unique(seen: set[str], kind: str, index: int, item_id: str) -> None:
+    """Add the id of ``{kind}s[index]`` to ``seen``; an id seen before is an error naming that entry."""
+    if item_id in seen:
+        raise _ReferenceError(
+            f"{kind} id '{item_id}' appears twice", (f"{kind}s", index, "id"), f"{kind} ids must be unique"
+        )
+    seen.add(item_id)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -128,18 +137,10 @@ class Taxonomy(_Frozen):
     def _references(self) -> Taxonomy:
         seen: set[str] = set()
         for i, skill in enumerate(self.skills):
-            if skill.id in seen:
-                raise _ReferenceError(
-                    f"skill id '{skill.id}' appears twice", ("skills", i, "id"), "skill ids must be unique"
-                )
-            seen.add(skill.id)
+            _add_unique(seen, "skill", i, skill.id)
         roles: set[str] = set()
         for i, role in enumerate(self.roles):
-            if role.id in roles:
-                raise _ReferenceError(
-                    f"role id '{role.id}' appears twice", ("roles", i, "id"), "role ids must be unique"
-                )
-            roles.add(role.id)
+            _add_unique(roles, "role", i, role.id)
             unknown = sorted(set(role.targets) - seen)
             if unknown:
                 raise _ReferenceError(

@@ -2,16 +2,15 @@
 
 Built-ins: deterministic (``regex``, ``contains``, ``excludes``, ``json_schema``, ``json_match``, ``length``,
 ``citations``, ``pii_free``), reference-based (``similarity``, ``rouge_l``, ``token_f1``) and ``judge``.
-Plugins register :class:`Scorer` subclasses in the ``workbench.scorers`` entry-point group.
+They are entry points of the ``workbench.scorers`` group declared in :mod:`workbench.rubrics.scorers.base`,
+loaded the way plugins' :class:`Scorer` subclasses in that group are: on first use, not by importing this package.
 """
 
 from __future__ import annotations
 
-from workbench.rubrics import judge as judge  # registers "judge"
-from workbench.rubrics.scorers import deterministic as deterministic
-from workbench.rubrics.scorers import reference as reference
 from workbench.rubrics.scorers.base import (
     SCORERS,
+    CriterionView,
     RubricFieldError,
     Scorer,
     ScorerConfig,
@@ -23,6 +22,7 @@ from workbench.rubrics.scorers.base import (
 
 __all__ = [
     "SCORERS",
+    "CriterionView",
     "RubricFieldError",
     "ScoreResult",
     "Scorer",

@@ -1,7 +1,8 @@
 """The scorer seam: each scorer is a frozen config (validated from the rubric YAML) plus an implementation.
 
-Built-ins register through the same door as plugins: the ``workbench.scorers`` entry-point group, whose
-entries are :class:`Scorer` subclasses. A scorer turns each item into a :class:`ScoreResult` on its own 0..1
+Built-ins register through the same door as plugins: :data:`SCORERS` is a registry over the
+``workbench.scorers`` entry-point group, whose entries are :class:`Scorer` subclasses, and the built-ins are
+entry points of that group declared here (``module:Class``), imported when a rubric first names them. A scorer turns each item into a :class:`ScoreResult` on its own 0..1
 scale (``value``); the criterion's levels come from that value (``thresholds`` when given, else the nearest
 level), except for judges, which answer with a level directly.
 """
@@ -12,15 +13,12 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench._registry import Registry
-
-if TYPE_CHECKING:
-    from workbench.rubrics.schema import Criterion
-    from workbench.rubrics.scoring import ScoringContext
+from workbench.rubrics.context import ScoringContext
 
 
 class RubricFieldError(ValueError):
@@ -93,6 +91,33 @@ class ScoreResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+class LevelView(Protocol):
+    """What a scorer reads of one criterion level."""
+
+    @property
+    def score(self) -> int: ...
+
+    @property
+    def descriptor(self) -> str: ...
+
+
+class CriterionView(Protocol):
+    """What a scorer reads of its criterion (:class:`~workbench.rubrics.schema.Criterion` is one).
+
+    A protocol rather than the class: the schema builds each criterion's scorer config through :data:`SCORERS`,
+    so this module cannot import the schema back.
+    """
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def levels(self) -> Sequence[LevelView]: ...
+
+    @property
+    def level_scores(self) -> list[int]: ...
+
+
 class Scorer(ABC):
     """The implementation half of a scorer. Subclasses set ``config_class`` and ``kind``."""
 
@@ -100,7 +125,7 @@ class Scorer(ABC):
     #: "deterministic", "reference" or "judge" (the ``scorer`` attribute of score events).
     kind: ClassVar[str] = "deterministic"
 
-    def __init__(self, config: ScorerConfig, criterion: Criterion) -> None:
+    def __init__(self, config: ScorerConfig, criterion: CriterionView) -> None:
         self.config = config
         self.criterion = criterion
 
@@ -124,8 +149,28 @@ class Scorer(ABC):
         return scores[round(value * (len(scores) - 1))]
 
 
-#: Every scorer type: built-ins below, plugins from the ``workbench.scorers`` entry-point group.
-SCORERS: Registry[type[Scorer]] = Registry("scorer", "workbench.scorers")
+_DETERMINISTIC = "workbench.rubrics.scorers.deterministic"
+_REFERENCE = "workbench.rubrics.scorers.reference"
+
+#: Every scorer type: the built-ins (entry points declared here), plugins from the ``workbench.scorers`` group.
+SCORERS: Registry[type[Scorer]] = Registry(
+    "scorer",
+    "workbench.scorers",
+    builtins={
+        "regex": f"{_DETERMINISTIC}:RegexScorer",
+        "contains": f"{_DETERMINISTIC}:ContainsScorer",
+        "excludes": f"{_DETERMINISTIC}:ExcludesScorer",
+        "json_schema": f"{_DETERMINISTIC}:JsonSchemaScorer",
+        "json_match": f"{_DETERMINISTIC}:JsonMatchScorer",
+        "length": f"{_DETERMINISTIC}:LengthScorer",
+        "citations": f"{_DETERMINISTIC}:CitationsScorer",
+        "pii_free": f"{_DETERMINISTIC}:PiiFreeScorer",
+        "similarity": f"{_REFERENCE}:SimilarityScorer",
+        "rouge_l": f"{_REFERENCE}:RougeLScorer",
+        "token_f1": f"{_REFERENCE}:TokenF1Scorer",
+        "judge": "workbench.rubrics.judge:JudgeScorer",
+    },
+)
 
 
 def register_scorer(name: str) -> Callable[[type[Scorer]], type[Scorer]]:

@@ -9,22 +9,19 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from workbench.rubrics.context import ScoringContext
 from workbench.rubrics.scorers.base import (
     RubricFieldError,
     Scorer,
     ScorerConfig,
     ScoreResult,
     ThresholdMixin,
-    register_scorer,
     text_of,
 )
-
-if TYPE_CHECKING:
-    from workbench.rubrics.scoring import ScoringContext
 
 
 def extract_json(text: str) -> Any:
@@ -81,7 +78,6 @@ class RegexConfig(ScorerConfig):
         return re.compile(self.pattern, flags)
 
 
-@register_scorer("regex")
 class RegexScorer(Scorer):
     """Regular-expression check."""
 
@@ -135,7 +131,6 @@ class ContainsConfig(ThresholdMixin, _TermsConfig):
     mode: Literal["all", "any"] = "all"
 
 
-@register_scorer("contains")
 class ContainsScorer(Scorer):
     """Required terms."""
 
@@ -158,7 +153,6 @@ class ExcludesConfig(_TermsConfig):
     type: Literal["excludes"] = "excludes"
 
 
-@register_scorer("excludes")
 class ExcludesScorer(Scorer):
     """Forbidden terms."""
 
@@ -231,7 +225,6 @@ def _check_schema(schema: Any, path: tuple[str | int, ...]) -> None:
         raise RubricFieldError(path, f"not a valid JSON Schema: {error.message}")
 
 
-@register_scorer("json_schema")
 class JsonSchemaScorer(Scorer):
     """JSON Schema validity (the ``jsonschema`` package)."""
 
@@ -279,7 +272,6 @@ class JsonMatchConfig(ThresholdMixin, ScorerConfig):
         return (self.field, self.reference_field)
 
 
-@register_scorer("json_match")
 class JsonMatchScorer(Scorer):
     """Field-by-field extraction correctness against a reference object."""
 
@@ -336,7 +328,6 @@ class LengthConfig(ScorerConfig):
         return self
 
 
-@register_scorer("length")
 class LengthScorer(Scorer):
     """Length bounds."""
 
@@ -402,7 +393,6 @@ def source_ids(sources: Any) -> set[str]:
     return ids
 
 
-@register_scorer("citations")
 class CitationsScorer(Scorer):
     """Citations present and valid against the item's sources."""
 
@@ -440,7 +430,6 @@ class PiiFreeConfig(ScorerConfig):
     kinds: tuple[str, ...] | None = Field(None, description="Only these PII kinds count; default all.")
 
 
-@register_scorer("pii_free")
 class PiiFreeScorer(Scorer):
     """No personal data, through :func:`workbench.guardrails.scan_pii`."""
 

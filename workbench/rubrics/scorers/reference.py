@@ -10,21 +10,12 @@ import string
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from workbench.rubrics.scorers.base import (
-    Scorer,
-    ScorerConfig,
-    ScoreResult,
-    ThresholdMixin,
-    register_scorer,
-    text_of,
-)
-
-if TYPE_CHECKING:
-    from workbench.rubrics.scoring import ScoringContext
+from workbench.rubrics.context import ScoringContext
+from workbench.rubrics.scorers.base import Scorer, ScorerConfig, ScoreResult, ThresholdMixin, text_of
 
 
 def references_of(value: Any) -> list[str]:
@@ -60,7 +51,6 @@ class SimilarityConfig(_ReferenceConfig):
     embedder: str | None = Field(None, description="Embedding model; default settings.default_embedder.")
 
 
-@register_scorer("similarity")
 class SimilarityScorer(_ReferenceScorer):
     """Embedding similarity, batched: one embedding call for all outputs and all references."""
 
@@ -108,7 +98,6 @@ def _rouge_scorer(use_stemmer: bool) -> Any:
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer)
 
 
-@register_scorer("rouge_l")
 class RougeLScorer(_ReferenceScorer):
     """ROUGE-L F1 against the best reference."""
 
@@ -153,7 +142,6 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-@register_scorer("token_f1")
 class TokenF1Scorer(_ReferenceScorer):
     """Token F1 against the best reference."""
 

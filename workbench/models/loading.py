@@ -33,14 +33,23 @@ from typing import Any
 from workbench._registry import Registry
 from workbench.errors import ConfigError, ModelNotFoundError, PluginError
 from workbench.models.backends import ChatBackend, ModelSource
-from workbench.models.openai_backend import OpenAISource
-from workbench.models.sources import HubSource, LocalFolderSource, SmolLM2Source, TinySource
 from workbench.settings import SMOLLM2_MODEL, TINY_MODEL, get_settings
 
 log = logging.getLogger(__name__)
 
-#: Every model source, built-in and plugin (entry-point group ``workbench.backends``).
-MODEL_SOURCES: Registry[Any] = Registry("model source", "workbench.backends")
+#: Every model source, built-in and plugin (entry-point group ``workbench.backends``). The built-ins are declared
+#: as entry points of the same group; a built-in wins over a plugin of the same name.
+MODEL_SOURCES: Registry[Any] = Registry(
+    "model source",
+    "workbench.backends",
+    builtins={
+        "smollm2": "workbench.models.sources:SmolLM2Source",
+        "tiny": "workbench.models.sources:TinySource",
+        "local": "workbench.models.sources:LocalFolderSource",
+        "openai": "workbench.models.openai_backend:OpenAISource",
+        "hub": "workbench.models.sources:HubSource",
+    },
+)
 
 
 def _source(name: str) -> ModelSource:
@@ -52,22 +61,8 @@ def _source(name: str) -> ModelSource:
     return obj  # type: ignore[no-any-return]
 
 
-_builtins_registered = False
-
-
-def _register_builtins() -> None:
-    """Register the built-in sources once, before entry points load (a plugin cannot shadow them)."""
-    global _builtins_registered
-    if _builtins_registered:
-        return
-    for source in (SmolLM2Source(), TinySource(), LocalFolderSource(), OpenAISource(), HubSource()):
-        MODEL_SOURCES.register(source.name, source, replace=True)
-    _builtins_registered = True
-
-
 def model_sources() -> list[ModelSource]:
     """Registered sources in the order un-prefixed names are tried."""
-    _register_builtins()
     sources = [_source(n) for n in MODEL_SOURCES.names()]
     return sorted(sources, key=lambda s: (getattr(s, "priority", 50), s.name))
 
@@ -85,7 +80,6 @@ def resolve_source(spec: str) -> tuple[ModelSource, str]:
     """
     from pathlib import Path
 
-    _register_builtins()
     prefix, sep, rest = spec.partition(":")
     # A one-letter prefix is a Windows drive (C:\models), not a source.
     if sep and len(prefix) > 1 and not Path(spec).exists():

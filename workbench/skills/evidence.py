@@ -348,7 +348,7 @@ def _provenance(origins: list[Any], attempts: list[Any], hints: list[Any], weigh
     origin = pd.Series(origins, dtype=object)
     counted = origin.isin(weights.counted_origins).to_numpy()
     if weights.count_unrecorded:
-        counted |= origin.isna().to_numpy()
+        counted = counted | origin.isna().to_numpy()
     attempt = np.maximum(np.nan_to_num(_floats(attempts), nan=1.0, posinf=1.0, neginf=1.0), 1.0)
     hint = np.maximum(np.nan_to_num(_floats(hints), nan=0.0, posinf=0.0, neginf=0.0), 0.0)
     effort = np.maximum(weights.min_effort,

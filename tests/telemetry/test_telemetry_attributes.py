@@ -18,14 +18,13 @@ from workbench.telemetry import (
 def test_events_made_in_a_scope_carry_its_attributes(store: TelemetryStore) -> None:
     recorder = Recorder(store, batch_size=100, flush_interval_s=0)
     live = {"origin": "learner", "hints": 0}
-    with event_attributes(live):
-        with track("count", recorder=recorder, skills={"prompting": 1.0}):
-            recorder.emit("score", score=1.0)
-            live["hints"] = 1  # read when each event is made: a hint revealed mid-task shows on later events
-            recorder.emit("score", score=0.5, origin="explicit wins")
-            with event_attributes({"attempt": 2, "origin": "solution"}):  # inner scopes win
-                assert scoped_attributes() == {"origin": "solution", "hints": 1, "attempt": 2}
-                recorder.emit("generation")
+    with event_attributes(live), track("count", recorder=recorder, skills={"prompting": 1.0}):
+        recorder.emit("score", score=1.0)
+        live["hints"] = 1  # read when each event is made: a hint revealed mid-task shows on later events
+        recorder.emit("score", score=0.5, origin="explicit wins")
+        with event_attributes({"attempt": 2, "origin": "solution"}):  # inner scopes win
+            assert scoped_attributes() == {"origin": "solution", "hints": 1, "attempt": 2}
+            recorder.emit("generation")
     recorder.emit("generation", n=1)
     assert scoped_attributes() == {}
     recorder.flush()

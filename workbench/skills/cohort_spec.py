@@ -71,7 +71,7 @@ def load_cohort_spec(source: str | Path = "demo-cohort") -> CohortSpec:
             f"invalid cohort spec: {err['msg']}",
             file=path,
             field=".".join(str(p) for p in err["loc"]),
-            hint="see the CohortSpec fields in workbench/skills/synthetic.py",
+            hint="see the CohortSpec fields in workbench/skills/cohort_spec.py",
         ) from None
 
 

@@ -24,7 +24,15 @@ from exercise_playbook import (
 )
 
 from workbench.cli import main
-from workbench.playbooks import BatchJob, BatchRunner, get_playbook, learner_notebook, run_playbook, smoke_test
+from workbench.errors import ValidationError
+from workbench.playbooks import (
+    BatchJob,
+    BatchRunner,
+    get_playbook,
+    learner_notebook,
+    run_playbook,
+    smoke_test,
+)
 from workbench.skills import build_report
 from workbench.skills.payload import report_payload
 from workbench.telemetry import open_store, pseudonymize
@@ -219,3 +227,19 @@ def test_playbook_test_proves_every_graded_task_is_an_exercise(
         code = int(exc.code or 0)
     data = json.loads(capsys.readouterr().out)
     assert code == 1 and data["playbooks"][0]["passing_unchanged"] == ["count"]
+
+
+def test_playbook_run_takes_a_learners_own_notebook(probe: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "mine.ipynb"
+    nbformat.write(learner_notebook(probe, {"count": COUNT_OWN, "review": REVIEW_OWN}), mine)
+    try:
+        code = main(["playbook", "run", str(probe), "--notebook", str(mine), "--learner", "nia", "--json"])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    run = json.loads(capsys.readouterr().out)
+    assert code == 0 and run["status"] == "completed"
+    outcomes = _outcomes(run["run_id"])
+    assert {a["origin"] for v in outcomes.values() for a in v} == {"learner"}
+    with pytest.raises(ValidationError, match="unknown playbook version"):
+        run_playbook(probe, version="draft")

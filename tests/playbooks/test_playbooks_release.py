@@ -18,7 +18,15 @@ from exercise_playbook import (
 
 from workbench.cli import main
 from workbench.errors import ValidationError
-from workbench.playbooks import learner_notebook, new_playbook, release_notebook, release_playbook, validate_playbook
+from workbench.playbooks import (
+    PlaybookManifest,
+    learner_notebook,
+    load_manifest,
+    new_playbook,
+    release_notebook,
+    release_playbook,
+    validate_playbook,
+)
 from workbench.playbooks.exercises import Exercise, classify, combine, exercises_of_notebook, release_info
 from workbench.playbooks.regions import (
     cell_regions,
@@ -76,9 +84,7 @@ def test_regions_parse_with_hints_and_become_stubs_in_the_learner_version(tmp_pa
     assert exercises_of_notebook(author, {"task:count": "count", "task:review": "review"}) == exercises
 
 
-def yaml_manifest(root: Path):  # noqa: ANN201 - a PlaybookManifest
-    from workbench.playbooks import load_manifest
-
+def yaml_manifest(root: Path) -> PlaybookManifest:
     return load_manifest(root)
 
 

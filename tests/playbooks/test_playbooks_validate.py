@@ -6,7 +6,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from exercise_playbook import MATRIX_EXERCISE_CELLS
 
 from workbench.errors import ValidationError

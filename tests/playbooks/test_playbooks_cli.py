@@ -28,7 +28,7 @@ def _json(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, dic
 def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["playbook", "--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("new", "validate", "run", "batch", "test", "list", "progress"):
+    for name in ("new", "validate", "release", "run", "batch", "test", "list", "progress"):
         assert name in out
 
 

@@ -27,6 +27,7 @@ import textwrap
 import tokenize
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 #: Exercise ids: lower-case letters, digits and ``-``, starting with a letter or digit.
@@ -374,11 +375,17 @@ def fingerprint(code: str) -> Fingerprint:
     return Fingerprint(_digest(tokens), len(tokens))
 
 
+@lru_cache(maxsize=1024)
+def _cached_tokens(code: str) -> tuple[str, ...]:
+    # A kernel checks the same cells for every task it starts: tokenize each version of a cell once.
+    return tuple(normalised_tokens(code))
+
+
 def contains(code: str, solution: Fingerprint) -> bool:
     """Whether ``code``'s normalised tokens contain the solution's, in one piece (a sliding window)."""
     if solution.tokens <= 0:
         return False
-    tokens = normalised_tokens(code)
+    tokens = _cached_tokens(code)
     width = solution.tokens
     return any(_digest(tokens[i : i + width]) == solution.sha256 for i in range(len(tokens) - width + 1))
 

@@ -115,10 +115,10 @@ def smoke_test(
     extra_dirs: Iterable[str | Path] = (),
     on_result: Callable[[SmokeResult], None] | None = None,
 ) -> list[SmokeResult]:
-    """Validate each playbook (default: every discovered one), run its author version with smoke parameters,
-    then its learner version, which must fail every graded task.
+    """Validate, then run the author version and the learner version of each playbook (default: all).
 
-    Each run gets a fresh kernel (papermill), as a learner's first run would.
+    The author version runs with smoke parameters and must complete; the learner version runs every cell and
+    must fail every graded task. Each run gets a fresh kernel (papermill), as a learner's first run would.
     """
     from workbench.playbooks.runner import PlaybookRunner
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from exercise_playbook import MATRIX_EXERCISE_CELLS
 
 from workbench.cli import main
 
@@ -27,7 +28,7 @@ def _json(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, dic
 def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["playbook", "--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("new", "validate", "run", "batch", "test", "list", "progress"):
+    for name in ("new", "validate", "release", "run", "batch", "test", "list", "progress"):
         assert name in out
 
 
@@ -44,7 +45,7 @@ def test_user_errors_name_the_field(capsys: pytest.CaptureFixture[str], make_pla
 
 
 def test_validate_reports_problems_with_exit_code(capsys: pytest.CaptureFixture[str], make_playbook) -> None:
-    good = make_playbook("probe")
+    good = make_playbook("probe", cells=MATRIX_EXERCISE_CELLS)  # valid: its graded task has a solution region
     bad = make_playbook("bad", cells=[("x = 1", ())])
     code, data = _json(capsys, ["playbook", "validate", str(good), str(bad)])
     assert code == 1 and not data["ok"]
@@ -107,10 +108,15 @@ def test_author_loop_new_list_run_batch_test_progress(
     mine = next(p for p in listing["playbooks"] if p["id"] == "my-lesson")
     assert mine["source"] == "cwd" and mine["skills"] == {"prompting": 0.6, "cost_awareness": 0.4}
 
-    code, run = _json(capsys, ["playbook", "run", "my-lesson", "--learner", "ana", "-p", "repeats=3"])
+    # Learners get the learner version: the scaffold's exercises are stubs, so it fails until answered.
+    code, released = _json(capsys, ["playbook", "run", "my-lesson", "--learner", "eve"])
+    assert code == 1 and released["status"] == "failed" and released["error_type"] == "NotImplementedError"
+
+    code, run = _json(capsys, ["playbook", "run", "my-lesson", "--author", "--learner", "ana", "-p", "repeats=3"])
     assert code == 0 and run["status"] == "completed" and run["parameters"]["repeats"] == 3
 
-    code, batch = _json(capsys, ["playbook", "batch", "my-lesson", "--learners", "ben,cy", "--workers", "1"])
+    code, batch = _json(
+        capsys, ["playbook", "batch", "my-lesson", "--author", "--learners", "ben,cy", "--workers", "1"])
     assert code == 0 and batch["counts"] == {"completed": 2} and batch["kernel_starts"] == 1
 
     code, smoke = _json(capsys, ["playbook", "test", "my-lesson"])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from exercise_playbook import MATRIX_EXERCISE_CELLS
 
 from workbench.errors import ValidationError
 from workbench.playbooks import new_playbook, prepare_run, validate_playbook
@@ -79,6 +80,7 @@ def test_task_calls_must_name_manifest_tasks(make_playbook) -> None:
 def test_missing_rubric_unknown_skill_and_role(make_playbook) -> None:
     root = make_playbook(
         "probe",
+        cells=MATRIX_EXERCISE_CELLS,  # a graded task needs a solution region; this test is about the manifest
         manifest={
             "audience": ["astronaut"],
             "skills": {"prompting": 0.5, "juggling": 0.5},

@@ -4,8 +4,10 @@
    warning when the wheel is missing);
 2. runs guarded, recorded generations with it in 32-, 8- and 4-bit (bitsandbytes; an explained fallback where
    a bit width cannot run here) and reports footprint, tokens and latency;
-3. runs the built-in playbooks for a small synthetic cohort of learners (papermill, reused kernels), whose
-   tasks are scored by rubrics and recorded as telemetry;
+3. runs the learner version of the built-in playbooks for a small simulated cohort (reused kernels): each learner
+   submits answers from the playbook's answer bank (``answers.yaml``), good to poor, chosen by their skill, some
+   after revealing hints, and one submits the shipped solutions; the real checks and rubrics grade them and
+   telemetry records each piece of evidence with its origin (:mod:`workbench.playbooks.answers`);
 4. writes the skills-gap report (HTML, PNG, CSV) from that evidence;
 5. prints where everything is.
 """
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +58,12 @@ def run_generations(bits_list: tuple[int, ...] = (32, 8, 4), model: str | None =
 @click.option("--learners", default=6, show_default=True, help="Size of the synthetic cohort run through playbooks.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Report folder (default <data_dir>/demo).")
 @click.option("--skip-playbooks", is_flag=True, help="Only build the model and run the generations.")
+@click.option("--playbook", "playbooks", multiple=True,
+              help="Playbook (id or folder) the cohort works through (repeatable; default: "
+              "prompting-fundamentals, critique-rubrics). It needs an answer bank (answers.yaml).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def command(learners: int, out_dir: Path | None, skip_playbooks: bool, as_json: bool) -> None:
+def command(learners: int, out_dir: Path | None, skip_playbooks: bool, playbooks: tuple[str, ...],
+            as_json: bool) -> None:
     """Run the main job on embedded defaults and print where everything is."""
     from rich.console import Console
 
@@ -94,7 +101,7 @@ def command(learners: int, out_dir: Path | None, skip_playbooks: bool, as_json: 
     console.print(table)
 
     if not skip_playbooks:
-        summary.update(_run_playbooks_and_report(console, learners, out_dir))
+        summary.update(run_cohort(console, learners, out_dir, playbooks or DEMO_PLAYBOOKS))
 
     from workbench.telemetry import get_recorder, open_store
 
@@ -121,19 +128,34 @@ def cohort(learners: int) -> list[dict[str, str]]:
     ]
 
 
-def _run_playbooks_and_report(console: Any, learners: int, out_dir: Path) -> dict[str, Any]:
-    """Run the built-in playbooks for a synthetic cohort, then write the skills report from that evidence."""
-    from workbench.playbooks import run_batch
+def run_cohort(
+    console: Any, learners: int, out_dir: Path, playbooks: Sequence[str | Path] = DEMO_PLAYBOOKS, *, workers: int = 2
+) -> dict[str, Any]:
+    """Run the learner version of ``playbooks`` for a simulated cohort, then write the skills report.
+
+    Learners' skills spread from strong to weak (:func:`workbench.playbooks.answers.cohort_of`); the fourth
+    submits the shipped solutions, so the report shows that work flagged and not counted. Every cell runs even
+    after one fails, so each task records its own outcome. A playbook without an answer bank is skipped (named).
+    """
+    from workbench.playbooks import BatchRunner, get_playbook, load_answer_bank, simulated_jobs
+    from workbench.playbooks.answers import cohort_of
     from workbench.skills import build_report
     from workbench.telemetry import get_recorder
 
-    people = cohort(learners)
+    people = cohort_of([(p["learner"], p["team"]) for p in cohort(learners)], copier=3 if learners >= 4 else None)
     runs: dict[str, Any] = {}
-    for playbook in DEMO_PLAYBOOKS:
-        console.print(f"running [bold]{playbook}[/] for {len(people)} learners (papermill, reused kernels)...")
-        batch = run_batch(playbook, parameter_sets=people, workers=2, smoke=True, progress=True)
-        runs[playbook] = batch.counts
-        console.print(f"[green]✓[/] {playbook}: {batch.counts} in {batch.duration_s:.0f}s")
+    skipped: list[str] = []
+    for target in playbooks:
+        pb = get_playbook(target)
+        if load_answer_bank(pb) is None:
+            skipped.append(pb.id)
+            console.print(f"[yellow]skipped {pb.id}:[/] it has no answer bank (answers.yaml) for simulated learners")
+            continue
+        console.print(f"running the learner version of [bold]{pb.id}[/] for {len(people)} simulated learners...")
+        runner = BatchRunner(workers=workers, progress=True, continue_on_error=True)
+        batch = runner.run(pb, simulated_jobs(pb, people), smoke=True)
+        runs[pb.id] = batch.counts
+        console.print(f"[green]✓[/] {pb.id}: {batch.counts} in {batch.duration_s:.0f}s")
     get_recorder().flush()
     # Every demo learner is measured against the copilot_builder role's targets.
     report = build_report(out_dir=out_dir, role="copilot_builder", title="Workbench demo: skills-gap report")
@@ -143,4 +165,10 @@ def _run_playbooks_and_report(console: Any, learners: int, out_dir: Path) -> dic
         console.print(f"   [yellow]note:[/] {line}")
     for name, path in paths.items():
         console.print(f"   {name}: {path}")
-    return {"playbook_runs": runs, "report": paths}
+    return {
+        "playbook_runs": runs,
+        "skipped_playbooks": skipped,
+        "cohort": [{"learner": p.learner, "team": p.team, "skill": p.skill, "copies_solution": p.copies_solution}
+                   for p in people],
+        "report": paths,
+    }

@@ -1,4 +1,4 @@
-"""``workbench playbook``: author, validate, run, batch-run, smoke-test and follow playbooks.
+"""``workbench playbook``: author, validate, release, run, batch-run, smoke-test and follow playbooks.
 
 A thin wrapper over :mod:`workbench.playbooks` (papermill habit): every subcommand is one library call plus
 printing. Run exit codes: 0 completed, 1 failed, 3 timeout, 4 kernel died, 5 error (2: a user error such as an
@@ -16,6 +16,10 @@ import click
 from workbench.cli import emit_json
 
 _DIR_HELP = "Extra folder to look for playbooks in (repeatable); also settings.playbook_dirs."
+_AUTHOR_HELP = (
+    "Run the author version (solutions in place) instead of the learner version (solution regions become stubs); "
+    "its evidence is marked origin=solution and counts for nobody."
+)
 
 
 def _exit(code: int) -> None:
@@ -173,6 +177,34 @@ def validate(targets: tuple[str, ...], dirs: tuple[Path, ...], as_json: bool) ->
     _exit(1 if failed else 0)
 
 
+@command.command()
+@click.argument("playbook")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("release"), show_default=True,
+              help="Parent folder of the released copy (<out>/<id>/).")
+@click.option("--dir", "dirs", multiple=True, type=click.Path(path_type=Path), help=_DIR_HELP)
+@click.option("--force", is_flag=True, help="Replace the files of an existing released copy.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def release(playbook: str, out_dir: Path, dirs: tuple[Path, ...], force: bool, as_json: bool) -> None:
+    """Write the learner version: solution regions become stubs, hints go to the notebook's metadata."""
+    from workbench.playbooks import get_playbook, release_playbook
+    from workbench.playbooks.exercises import release_info
+    from workbench.playbooks.notebook import read_notebook
+
+    pb = get_playbook(playbook, dirs)
+    notebook = release_playbook(pb, out_dir, force=force)
+    exercises = dict((release_info(read_notebook(notebook).metadata) or {}).get("exercises") or {})
+    if as_json:
+        emit_json({"id": pb.id, "path": str(notebook.parent), "notebook": str(notebook),
+                   "exercises": {k: {"task": v.get("task"), "hints": len(v.get("hints") or [])}
+                                 for k, v in exercises.items()}})
+        return
+    click.echo(f"released '{pb.id}' for learners: {notebook}")
+    click.echo(f"  {len(exercises)} exercise(s) became stubs: {', '.join(exercises) or 'none'}")
+    if not exercises:
+        click.secho("  this playbook has no solution regions: learners get its answers "
+                    "(see playbooks/README.md, 'Exercises')", fg="yellow")
+
+
 def _print_run(result: Any) -> None:
     colour = "green" if result.ok else "red"
     click.secho(
@@ -192,6 +224,9 @@ def _print_run(result: Any) -> None:
 @click.option("--smoke", is_flag=True, help="Use the manifest's smoke parameters.")
 @click.option("--timeout", type=float, help="Per-cell execution timeout in seconds.")
 @click.option("--output", type=click.Path(path_type=Path), help="Output notebook path.")
+@click.option("--author", is_flag=True, help=_AUTHOR_HELP)
+@click.option("--notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Run this notebook instead (a learner's own copy, answers filled in).")
 @click.option("--progress/--no-progress", default=False, help="Show papermill's cell progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run result as JSON.")
 def run(
@@ -202,11 +237,18 @@ def run(
     smoke: bool,
     timeout: float | None,
     output: Path | None,
+    author: bool,
+    notebook: Path | None,
     progress: bool,
     as_json: bool,
 ) -> None:
-    """Run a playbook once, headless, in a fresh kernel (exit code = run status)."""
+    """Run a playbook once, headless, in a fresh kernel (exit code = run status).
+
+    By default the learner version runs, as a learner gets it: its stubs fail until answered. Pass --notebook
+    with a learner's own copy, or --version author for the solutions.
+    """
     from workbench.playbooks import PlaybookRunner
+    from workbench.playbooks.notebook import read_notebook
     from workbench.playbooks.params import parse_assignments
 
     runner = PlaybookRunner(timeout=timeout, progress_bar=progress and not as_json)
@@ -217,6 +259,8 @@ def run(
         parameters=parse_assignments(params),
         smoke=smoke,
         output_path=output,
+        version="author" if author else "learner",
+        notebook=read_notebook(notebook) if notebook is not None else None,
     )
     if as_json:
         emit_json(result.to_dict())
@@ -240,6 +284,7 @@ def run(
     show_default=True,
     help="reset: fresh IPython session in a reused kernel; restart: a new kernel per run.",
 )
+@click.option("--author", is_flag=True, help=_AUTHOR_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def batch(
     playbook: str,
@@ -250,6 +295,7 @@ def batch(
     timeout: float | None,
     smoke: bool,
     isolation: str,
+    author: bool,
     as_json: bool,
 ) -> None:
     """Run a playbook for many learners / parameter sets through reused kernels, with a progress bar."""
@@ -265,7 +311,10 @@ def batch(
     sets = load_parameter_sets(params_file) if params_file else [{}]
     names = [n.strip() for n in learners.split(",") if n.strip()] if learners else None
     jobs = jobs_from(names, [{**common, **s} for s in sets])
-    runner = BatchRunner(workers=workers, timeout=timeout, progress=not as_json, isolation=isolation)  # type: ignore[arg-type]
+    runner = BatchRunner(
+        workers=workers, timeout=timeout, progress=not as_json, isolation=isolation,  # type: ignore[arg-type]
+        version="author" if author else "learner",
+    )
     result = runner.run(playbook, jobs, smoke=smoke)
     if as_json:
         emit_json(result.to_dict())
@@ -289,7 +338,10 @@ def batch(
 @click.option("--timeout", type=float, default=600, show_default=True, help="Per-cell execution timeout (s).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def test(playbooks: tuple[str, ...], dirs: tuple[Path, ...], timeout: float, as_json: bool) -> None:
-    """Validate and run playbooks headless with their smoke parameters (default: all; used in CI)."""
+    """Validate and run playbooks headless with their smoke parameters (default: all; used in CI).
+
+    The author version must complete; the learner version (stubs unchanged) must fail every graded task.
+    """
     from workbench.playbooks import smoke_test
 
     def show(r: Any) -> None:
@@ -304,6 +356,8 @@ def test(playbooks: tuple[str, ...], dirs: tuple[Path, ...], timeout: float, as_
             click.echo(
                 f"    {r.run.error_type}: {r.run.error_message} (task {r.run.task}); see {r.run.output_path}"
             )
+        if r.released is not None and not r.passing_unchanged:
+            click.echo("    learner version: every graded task fails with its stub unchanged")
 
     results = smoke_test(playbooks or None, timeout=timeout, extra_dirs=dirs, on_result=show)
     ok = all(r.ok for r in results)

@@ -6,10 +6,18 @@ Authoring and discovery (light, importable inside kernels)::
 
 Inside a playbook notebook (the kernel-side API)::
 
-    from workbench.playbooks import task, check
+    from workbench.playbooks import task, check, hint
     with task("first-prompt"):
-        ...
+        ### BEGIN SOLUTION first-prompt        (the author's answer; the learner version has a stub here)
+        reply = model.generate("Say hello")
+        ### END SOLUTION
         check(reply.output_tokens > 0, "the model answered", hint="raise max_new_tokens")
+    hint("first-prompt")   # shows the exercise's next hint, and records that it was revealed
+
+Releasing (the learner version: regions become stubs; hints and solution fingerprints go to metadata)::
+
+    from workbench.playbooks import release_playbook, learner_notebook
+    release_playbook("prompting-fundamentals", "out/")     # out/prompting-fundamentals/, ready for learners
 
 Running (papermill / nbclient, imported on first use)::
 
@@ -40,6 +48,7 @@ from workbench.playbooks.kernel import (
     PlaybookTask,
     check,
     current_manifest,
+    hint,
     is_smoke_run,
     run_dir,
     task,
@@ -78,6 +87,13 @@ _LAZY: dict[str, str] = {
     "copy_playbook": "authoring",
     "SmokeResult": "smoke",
     "smoke_test": "smoke",
+    "learner_notebook": "release",
+    "release_notebook": "release",
+    "release_playbook": "release",
+    "AnswerBank": "answers",
+    "SimulatedLearner": "answers",
+    "load_answer_bank": "answers",
+    "simulated_jobs": "answers",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
@@ -86,6 +102,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 __all__ = [
     "EXIT_CODES",
     "MANIFEST_NAME",
+    "AnswerBank",
     "BatchJob",
     "BatchResult",
     "BatchRunner",
@@ -102,6 +119,7 @@ __all__ = [
     "Requirements",
     "RunResult",
     "RunStatus",
+    "SimulatedLearner",
     "SmokeResult",
     "TaskProgress",
     "TaskSpec",
@@ -112,19 +130,25 @@ __all__ = [
     "discover_playbooks",
     "filter_playbooks",
     "get_playbook",
+    "hint",
     "is_smoke_run",
     "jobs_from",
+    "learner_notebook",
     "learner_progress",
+    "load_answer_bank",
     "load_manifest",
     "load_parameter_sets",
     "load_playbook",
     "new_playbook",
     "packs",
     "prepare_run",
+    "release_notebook",
+    "release_playbook",
     "resolve_parameters",
     "run_batch",
     "run_dir",
     "run_playbook",
+    "simulated_jobs",
     "smoke_test",
     "task",
     "task_skill_weights",

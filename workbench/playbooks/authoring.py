@@ -1,8 +1,10 @@
 """``workbench playbook new``: scaffold a playbook that validates and passes ``workbench playbook test`` as is.
 
 The scaffold is a working example of every convention: a manifest with skills, tasks, parameters and smoke
-parameters; a notebook whose ``parameters`` cell mirrors the manifest and whose task cells are tagged
-``task:<id>`` and wrapped in ``task()``; a rubric stub in the contract's rubric format.
+parameters; a notebook whose ``parameters`` cell mirrors the manifest, whose task cells are tagged ``task:<id>``
+and wrapped in ``task()``, and whose exercises are solution regions (``### BEGIN SOLUTION <id>`` ... ``### END
+SOLUTION``, with a hint) that the learner version turns into stubs; a rubric stub in the contract's rubric
+format; and an answer bank (``answers.yaml``) of simulated learners' answers, good to poor.
 """
 
 from __future__ import annotations
@@ -121,8 +123,10 @@ def _notebook(playbook_id: str, title: str) -> Any:
         md(
             f"# {title}\n\n"
             "What this playbook teaches and why it matters, in two or three sentences.\n\n"
-            "**How to work through it:** run the cells from top to bottom. Each task ends with a check that "
-            "prints ✓ when you got it right, or tells you what to look at. Hints are folded under *Hint*."
+            "**How to work through it:** run the cells from top to bottom. Each exercise is a stub that says "
+            "*write your own answer here*: replace it with your code and run the cell. Each task ends with a check "
+            "that prints ✓ when you got it right, or tells you what to look at. Stuck? `hint(\"<exercise>\")` "
+            "shows a hint (it is recorded)."
         ),
         tagged(
             code(
@@ -132,20 +136,22 @@ def _notebook(playbook_id: str, title: str) -> Any:
             ),
             "parameters",
         ),
-        code("from workbench.playbooks import check, task"),
+        code("from workbench.playbooks import check, hint, task\nfrom workbench.rubrics import score_items"),
         tagged(
             md(
                 "## Task 1: build a greeting\n\n"
                 "Explain the concept here. Then the exercise: build `greeting` so that it greets `name` "
-                "`repeats` times.\n\n"
-                "<details><summary>Hint</summary>\n\nA string times an integer repeats it.\n</details>"
+                "`repeats` times."
             ),
             "task:warm-up",
         ),
         tagged(
             code(
                 'with task("warm-up"):\n'
+                "    ### BEGIN SOLUTION warm-up\n"
+                '    ### HINT: A string times an integer repeats it: "ab" * 3 == "ababab".\n'
                 '    greeting = f"Hello, {name}! " * repeats\n'
+                "    ### END SOLUTION\n"
                 "    print(greeting.strip())\n"
                 '    check(greeting.count("Hello") == repeats, "the greeting repeats `repeats` times",\n'
                 '          hint="multiply the string by `repeats`")'
@@ -155,17 +161,23 @@ def _notebook(playbook_id: str, title: str) -> Any:
         tagged(
             md(
                 "## Task 2: reflect\n\n"
-                "Write one line about what you learned. The rubric in `rubrics/` scores it."
+                "Write `reflection`: one line about what you learned and what you will try next. The rubric in "
+                "`rubrics/` scores it."
             ),
             "task:reflect",
         ),
         tagged(
             code(
-                'reflection = "I learned how tasks, checks and rubrics fit together; next I will try my own."\n\n'
                 'with task("reflect"):\n'
-                "    words = len(reflection.split())\n"
-                '    check(5 <= words <= 60, f"the reflection has {words} words (5 to 60)",\n'
-                '          hint="say what you learned and what you will try next")'
+                "    ### BEGIN SOLUTION reflect\n"
+                "    ### HINT: 5 to 60 words that say what you learned, or what you will try next.\n"
+                '    reflection = "I learned how tasks, checks and rubrics fit together; next I will try my own."\n'
+                "    ### END SOLUTION\n"
+                f'    [review] = score_items("rubrics/{playbook_id}.yaml", [{{"id": "reflection", "output": reflection}}],\n'
+                '                           subject="learner", review_queue=False)\n'
+                '    print(f"score {review.score:.2f}")\n'
+                '    check(review.passed, "the reflection passes the rubric",\n'
+                '          hint="say what you learned and what you will try next, in 5 to 60 words")'
             ),
             "task:reflect",
         ),
@@ -180,6 +192,31 @@ def _notebook(playbook_id: str, title: str) -> Any:
     return nb
 
 
+#: The scaffold's answer bank (``answers.yaml``): simulated learners' answers, good to poor, per exercise.
+_ANSWERS = """\
+# Simulated learners' answers (the demo and tests run them through the learner version; never shipped to learners).
+version: 1
+exercises:
+  warm-up:
+    - quality: good
+      code: |
+        greeting = ("Hello, " + name + "! ") * repeats
+    - quality: poor
+      code: |
+        greeting = "Hi " + name
+  reflect:
+    - quality: good
+      code: |
+        reflection = "Tasks record my work and rubrics score it; next I will try writing a rubric of my own."
+    - quality: fair
+      code: |
+        reflection = "Rubrics score my reflections by their length and by keywords."
+    - quality: poor
+      code: |
+        reflection = "Done."
+"""
+
+
 def new_playbook(
     playbook_id: str,
     directory: str | Path | None = None,
@@ -188,7 +225,7 @@ def new_playbook(
     skills: dict[str, float] | None = None,
     force: bool = False,
 ) -> Playbook:
-    """Create ``<directory>/<playbook_id>/`` with a manifest, a notebook and a rubric stub.
+    """Create ``<directory>/<playbook_id>/`` with a manifest, a notebook, a rubric stub and an answer bank.
 
     Args:
         playbook_id: Lower-case slug.
@@ -226,21 +263,23 @@ def new_playbook(
         dump(_rubric(playbook_id, title, next(iter(skills)))), "utf-8"
     )
     nbformat.write(_notebook(playbook_id, title), folder / f"{playbook_id}.ipynb")
+    (folder / "answers.yaml").write_text(_ANSWERS, "utf-8")
     return load_playbook(folder)
 
 
 def copy_playbook(playbook: str | Path | Playbook, workspace: str | Path, *, force: bool = False) -> Path:
-    """Copy a playbook folder into a learner's ``workspace`` (``<workspace>/<id>/``) and return the notebook.
+    """Copy the learner version of a playbook into a learner's ``workspace`` (``<workspace>/<id>/``).
 
-    Learners should work on a copy, never on the shipped (possibly read-only) pack. The copy keeps the
-    manifest and rubrics next to the notebook, so ``task()`` in the learner's kernel still finds its skills.
+    Learners should work on a copy, never on the shipped (possibly read-only) pack, and on the learner version:
+    solution regions become stubs and the answer bank stays behind (:func:`~.release.release_playbook`). The
+    copy keeps the manifest and rubrics next to the notebook, so ``task()`` in the learner's kernel still finds
+    its skills. Returns the notebook.
 
     Raises:
         ValidationError: When the copy exists and ``force`` is false (their work would be overwritten).
     """
-    import shutil
-
     from workbench.playbooks.discovery import get_playbook
+    from workbench.playbooks.release import release_playbook
 
     pb = get_playbook(playbook)
     dest = Path(workspace).expanduser() / pb.id
@@ -250,5 +289,4 @@ def copy_playbook(playbook: str | Path | Playbook, workspace: str | Path, *, for
             file=dest,
             hint="open the existing notebook to resume, or pass force=True to start over",
         )
-    shutil.copytree(pb.root, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    return dest / pb.manifest.notebook_name
+    return release_playbook(pb, workspace, force=True)

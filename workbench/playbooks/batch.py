@@ -34,7 +34,14 @@ from papermill.iorw import load_notebook_node
 
 from workbench.errors import ValidationError
 from workbench.playbooks.discovery import Playbook, get_playbook
-from workbench.playbooks.results import RunResult, RunStatus, describe_error, save_output, status_of
+from workbench.playbooks.results import (
+    RunResult,
+    RunStatus,
+    describe_error,
+    first_cell_error,
+    save_output,
+    status_of,
+)
 from workbench.playbooks.runner import (
     EPILOGUE,
     PreparedRun,
@@ -56,11 +63,13 @@ class BatchJob:
         learner: Raw learner id (stored as a pseudonym).
         parameters: Manifest parameters for this run.
         team: The learner's team.
+        notebook: A notebook to run instead of the batch's version (e.g. a simulated learner's answers).
     """
 
     learner: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
     team: str | None = None
+    notebook: Any = None
 
 
 @dataclass
@@ -250,6 +259,9 @@ class BatchRunner:
         progress: Show a progress bar (tqdm, on stderr).
         isolation: ``reset`` (fresh IPython session in a reused kernel) or ``restart`` (new kernel per run).
         on_result: Called with each :class:`RunResult` as it finishes.
+        version: ``learner`` (default: solution regions become stubs) or ``author``.
+        origin: Force the origin the runs' evidence records (default: see :func:`~.runner.prepare_run`).
+        continue_on_error: Run every cell even after one fails (each task records its own outcome).
     """
 
     def __init__(
@@ -262,6 +274,9 @@ class BatchRunner:
         progress: bool = True,
         isolation: Isolation = "reset",
         on_result: Callable[[RunResult], None] | None = None,
+        version: str = "learner",
+        origin: str | None = None,
+        continue_on_error: bool = False,
     ) -> None:
         if workers is not None and workers < 1:
             raise ValidationError(f"workers must be at least 1, got {workers}", field="workers")
@@ -272,6 +287,9 @@ class BatchRunner:
         self.progress = progress
         self.isolation = isolation
         self.on_result = on_result
+        self.version = version
+        self.origin = origin
+        self.continue_on_error = continue_on_error
 
     def run(
         self,
@@ -300,6 +318,10 @@ class BatchRunner:
                         parameters=job.parameters,
                         smoke=smoke,
                         runs_dir=self.runs_dir,
+                        version=self.version,
+                        origin=self.origin,
+                        notebook=job.notebook,
+                        continue_on_error=self.continue_on_error,
                     )
                 )
             except ValidationError as exc:
@@ -327,7 +349,6 @@ class BatchRunner:
     ) -> tuple[list[RunResult], int]:
         from tqdm.auto import tqdm
 
-        base_nb = load_notebook_node(str(pb.notebook_path))
         env = base_kernel_env()
         # W kernels on C cores: give each kernel's BLAS/torch pool C // W threads unless the user chose.
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -356,10 +377,10 @@ class BatchRunner:
                         if kernel.kc is None or self.isolation == "restart":
                             await kernel.restart()
                     except Exception as exc:  # no kernel: this run errs and the worker stops
-                        results[index] = _unstarted(prep, exc, base_nb)
+                        results[index] = _unstarted(prep, exc)
                         bar.update(1)
                         return
-                    result = await self._run_one(kernel, base_nb, prep)
+                    result = await self._run_one(kernel, prep)
                     results[index] = result
                     if self.on_result is not None:
                         self.on_result(result)
@@ -374,11 +395,11 @@ class BatchRunner:
             bar.close()
         while not queue.empty():  # every worker lost its kernel
             index, prep = queue.get_nowait()
-            results[index] = _unstarted(prep, RuntimeError("no kernel could be started"), base_nb)
+            results[index] = _unstarted(prep, RuntimeError("no kernel could be started"))
         return [r for r in results if r is not None], sum(k.starts for k in kernels)
 
-    async def _run_one(self, kernel: _Kernel, base_nb: Any, prep: PreparedRun) -> RunResult:
-        nb = parameterized(base_nb, prep)
+    async def _run_one(self, kernel: _Kernel, prep: PreparedRun) -> RunResult:
+        nb = parameterized(load_notebook_node(str(prep.input_path())), prep)
         prep.output_path.parent.mkdir(parents=True, exist_ok=True)
         current: dict[str, int | None] = {"cell": None}
 
@@ -398,12 +419,15 @@ class BatchRunner:
                 timeout=_seconds(self.timeout),
                 kernel_name=prep.playbook.manifest.kernel,
                 on_cell_start=on_cell_start,
+                allow_errors=prep.continue_on_error,
             )
             client.kc = kernel.kc  # a warm client: nbclient neither starts nor stops anything
             if kernel.language_info:
                 nb.metadata["language_info"] = kernel.language_info
             for index, cell in enumerate(nb.cells):
                 await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+            if prep.continue_on_error:
+                error = first_cell_error(nb)  # every cell ran; the run still failed if one raised
         except Exception as exc:  # cell errors, timeouts, dead kernels, executor trouble: all become a status
             error = exc
         status = status_of(error)
@@ -427,11 +451,11 @@ def _seconds(value: float | None) -> int | None:
     return None if value is None else max(1, math.ceil(value))
 
 
-def _unstarted(prep: PreparedRun, exc: BaseException, base_nb: Any) -> RunResult:
+def _unstarted(prep: PreparedRun, exc: BaseException) -> RunResult:
     """An ``error`` result (with its saved, tagged notebook) for a run that never got a kernel."""
     result = prep.result(RunStatus.ERROR, datetime.now(timezone.utc), 0.0)
     result.error_type, result.error_message, _ = describe_error(exc)
-    save_output(parameterized(base_nb, prep), result)
+    save_output(parameterized(load_notebook_node(str(prep.input_path())), prep), result)
     return result
 
 
@@ -454,9 +478,13 @@ def run_batch(
     progress: bool = True,
     runs_dir: str | Path | None = None,
     isolation: Isolation = "reset",
+    version: str = "learner",
+    origin: str | None = None,
+    continue_on_error: bool = False,
 ) -> BatchResult:
     """Run ``playbook`` for every learner x parameter set through reused kernels; see :class:`BatchRunner`."""
     runner = BatchRunner(
-        workers=workers, timeout=timeout, progress=progress, runs_dir=runs_dir, isolation=isolation
+        workers=workers, timeout=timeout, progress=progress, runs_dir=runs_dir, isolation=isolation,
+        version=version, origin=origin, continue_on_error=continue_on_error,
     )
     return runner.run(playbook, jobs_from(learners, parameter_sets), smoke=smoke)

@@ -185,6 +185,21 @@ def save_output(nb: Any, result: RunResult) -> None:
     )
 
 
+def first_cell_error(nb: Any) -> BaseException | None:
+    """papermill's error for the first cell with an error output (runs that continue after errors), or ``None``."""
+    from papermill.exceptions import PapermillExecutionError
+
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            if output.get("output_type") == "error":
+                return PapermillExecutionError(
+                    cell_index=index, exec_count=cell.get("execution_count"), source=cell.get("source", ""),
+                    ename=output.get("ename", ""), evalue=output.get("evalue", ""),
+                    traceback=output.get("traceback", []),
+                )
+    return None
+
+
 def _task_events(store: Any, run_id: str) -> list[Any]:
     kinds = ("task_started", "task_completed", "task_failed")
     return sorted((e for e in store.query(run_id=run_id) if str(e.kind) in kinds), key=lambda e: e.time)
@@ -218,8 +233,25 @@ def _interrupted_task(events: list[Any]) -> Any | None:
     return None
 
 
+def failed_cell_origin(playbook: Playbook, nb: Any | None, index: int | None, task_id: str) -> str:
+    """Whose work the failed cell was (:mod:`.exercises`): its stub, the shipped solution, or the learner's own."""
+    from workbench.playbooks.exercises import combine, load_exercises, signal
+
+    tags = {t.tag: t.id for t in playbook.manifest.tasks}
+    exercises = [e for e in load_exercises(playbook.root, playbook.manifest.notebook_name, tags).values()
+                 if e.task == task_id]
+    cells = nb.cells if nb is not None else []
+    source = str(cells[index].get("source", "")) if index is not None and 0 <= index < len(cells) else ""
+    return combine(signal(source, e) or "learner" for e in exercises)
+
+
 def record_runner_failure(
-    result: RunResult, playbook: Playbook, nb: Any | None, nb_cell_index: int | None = None
+    result: RunResult,
+    playbook: Playbook,
+    nb: Any | None,
+    nb_cell_index: int | None = None,
+    *,
+    origin: str | None = None,
 ) -> None:
     """Record ``task_failed`` for the task in flight when a run failed, unless the kernel recorded it.
 
@@ -227,7 +259,8 @@ def record_runner_failure(
     (status ``timeout`` / ``kernel_died``). For a raised exception the kernel's ``task()`` normally has;
     the runner adds one only when the error escaped outside any ``task()`` block. Sets ``result.task``.
     The task comes from the store (a ``task_started`` without an end), else from the cell tags around
-    ``nb_cell_index`` (default ``result.cell_index``) in ``nb``.
+    ``nb_cell_index`` (default ``result.cell_index``) in ``nb``. The record's ``origin`` is ``origin`` when the
+    run forces one, else read from the failed cell (:func:`failed_cell_origin`).
     """
     from workbench.settings import get_settings
     from workbench.telemetry import Event, EventKind, open_store
@@ -259,6 +292,7 @@ def record_runner_failure(
             attributes["span_id"] = started.attributes["span_id"]
         if task_id is not None:
             attributes["skills"] = playbook.manifest.skills_for(task_id)
+            attributes["origin"] = origin or failed_cell_origin(playbook, nb, index, task_id)
         store.append(
             Event.new(
                 EventKind.TASK_FAILED,

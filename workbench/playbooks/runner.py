@@ -12,6 +12,13 @@ The pipeline is papermill's (load -> parameterize -> execute -> write) with Work
   when the kernel could not (:func:`~.results.record_runner_failure`).
 
 Kernels get their environment through a small papermill engine (``workbench``), papermill's own seam for this.
+
+Which notebook runs (:attr:`PreparedRun.version`): by default the *learner* version (solution regions become
+stubs, :mod:`.release`; written into the run folder as ``<name>.input.ipynb``), as a learner would get it; the
+*author* version for authors and CI, whose evidence is then marked ``origin: solution`` (``author`` for
+``workbench playbook test``) and counts for nothing; or a given notebook (a learner's own copy, or simulated
+answers, :mod:`.answers`). ``continue_on_error`` runs every cell even after one fails (nbclient's
+``allow_errors``): the run still ends ``failed``, and each task records its own outcome.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from traitlets import default
 
 from workbench.errors import ValidationError
 from workbench.playbooks.discovery import Playbook, get_playbook
-from workbench.playbooks.kernel import ENV_PLAYBOOK_DIR, ENV_RUN_DIR, ENV_SMOKE
+from workbench.playbooks.kernel import ENV_ORIGIN, ENV_PLAYBOOK_DIR, ENV_RUN_DIR, ENV_SMOKE
 from workbench.playbooks.notebook import parameters_cell, read_notebook
 from workbench.playbooks.params import resolve_parameters
 from workbench.playbooks.results import (
@@ -55,6 +62,8 @@ from workbench.playbooks.results import (
 
 #: File in a run's folder that receives the kernel process's stdout and stderr.
 KERNEL_LOG = "kernel.log"
+#: Which notebook a run executes: the learner version (default) or the author version.
+VERSIONS: tuple[str, ...] = ("learner", "author")
 #: Code the runners execute silently in the kernel after the last cell: flush buffered telemetry.
 EPILOGUE = "import workbench.playbooks.kernel as _wb_kernel; _wb_kernel._end_run(); del _wb_kernel"
 
@@ -96,7 +105,7 @@ def base_kernel_env() -> dict[str, str]:
 
     settings = get_settings()
     env = dict(os.environ)
-    for name in ("WORKBENCH_TASK", "WORKBENCH_TEAM", ENV_RUN_DIR, ENV_PLAYBOOK_DIR):
+    for name in ("WORKBENCH_TASK", "WORKBENCH_TEAM", ENV_RUN_DIR, ENV_PLAYBOOK_DIR, ENV_ORIGIN):
         env.pop(name, None)
     root = str(package_root())
     env["PYTHONPATH"] = os.pathsep.join(
@@ -122,6 +131,11 @@ class PreparedRun:
         run_id: The run id.
         output_path: Where the output notebook goes.
         smoke: Whether smoke parameters apply.
+        version: ``learner`` (solution regions become stubs) or ``author`` (the playbook's notebook as is).
+        origin: The origin the run's evidence records (``author``, ``solution``), or ``None``: read from the
+            code that runs (:mod:`.exercises`).
+        notebook: A notebook to run instead of ``version``'s (nbformat node), e.g. a learner's answers.
+        continue_on_error: Run every cell even after one fails.
     """
 
     playbook: Playbook
@@ -131,6 +145,10 @@ class PreparedRun:
     run_id: str
     output_path: Path
     smoke: bool = False
+    version: str = "learner"
+    origin: str | None = None
+    notebook: Any = None
+    continue_on_error: bool = False
 
     @property
     def injected(self) -> dict[str, Any]:
@@ -149,7 +167,19 @@ class PreparedRun:
             ENV_PLAYBOOK_DIR: str(self.playbook.root),
             ENV_RUN_DIR: str(self.output_path.parent),
             ENV_SMOKE: "1" if self.smoke else "0",
+            ENV_ORIGIN: self.origin,
         }
+
+    def input_path(self) -> Path:
+        """The notebook file this run executes: the author notebook, or the run's own ``<name>.input.ipynb``."""
+        if self.version == "author" and self.notebook is None:
+            return self.playbook.notebook_path
+        path = self.output_path.parent / f"{Path(self.playbook.manifest.notebook_name).stem}.input.ipynb"
+        if not path.is_file():
+            from workbench.playbooks.release import learner_notebook, write_notebook
+
+            write_notebook(self.notebook if self.notebook is not None else learner_notebook(self.playbook), path)
+        return path
 
     def result(self, status: RunStatus, started: datetime, duration_s: float) -> RunResult:
         """A :class:`RunResult` for this run."""
@@ -177,12 +207,19 @@ def prepare_run(
     run_id: str | None = None,
     runs_dir: str | Path | None = None,
     output_path: str | Path | None = None,
+    version: str = "learner",
+    origin: str | None = None,
+    notebook: Any = None,
+    continue_on_error: bool = False,
 ) -> PreparedRun:
     """Resolve the playbook, validate parameters and pick ids and paths for one run.
 
+    ``version``, ``origin``, ``notebook`` and ``continue_on_error`` are :class:`PreparedRun`'s; a run of the
+    author version records ``origin: solution`` unless ``origin`` says otherwise.
+
     Raises:
         NotFoundError: For an unknown playbook id.
-        ValidationError: For bad parameters, or a notebook without a ``parameters`` cell.
+        ValidationError: For bad parameters, a notebook without a ``parameters`` cell, or an unknown version.
     """
     from workbench.settings import get_settings
 
@@ -196,10 +233,16 @@ def prepare_run(
             hint="add a code cell assigning the manifest's parameters and give it the tag 'parameters' "
             "(JupyterLab: property inspector -> Cell Tags)",
         )
+    if version not in VERSIONS:
+        raise ValidationError(f"unknown playbook version '{version}'", field="version",
+                              hint=f"use one of: {', '.join(VERSIONS)}")
     run_id = run_id or uuid.uuid4().hex
     base = Path(runs_dir) if runs_dir is not None else get_settings().runs_dir
     out = Path(output_path) if output_path is not None else base / pb.id / run_id / pb.manifest.notebook_name
-    return PreparedRun(pb, params, learner_pseudonym(learner), team, run_id, out.resolve(), smoke)
+    if origin is None and version == "author" and notebook is None:
+        origin = "solution"
+    return PreparedRun(pb, params, learner_pseudonym(learner), team, run_id, out.resolve(), smoke, version, origin,
+                       notebook, continue_on_error)
 
 
 class _Client(PapermillNotebookClient):
@@ -306,6 +349,10 @@ class PlaybookRunner:
         smoke: bool = False,
         run_id: str | None = None,
         output_path: str | Path | None = None,
+        version: str = "learner",
+        origin: str | None = None,
+        notebook: Any = None,
+        continue_on_error: bool = False,
     ) -> RunResult:
         """Execute ``playbook`` once and return its honest :class:`RunResult` (never raises for a failed run).
 
@@ -317,6 +364,10 @@ class PlaybookRunner:
             smoke: Use the manifest's smoke parameters (CI).
             run_id: Use this run id instead of a fresh one.
             output_path: Where to write the output notebook.
+            version: ``learner`` (default: solution regions become stubs) or ``author``.
+            origin: Force the origin the run's evidence records (default: see :func:`prepare_run`).
+            notebook: Run this notebook (nbformat node) instead of ``version``'s.
+            continue_on_error: Run every cell even after one fails.
 
         Raises:
             NotFoundError: For an unknown playbook.
@@ -331,6 +382,10 @@ class PlaybookRunner:
             run_id=run_id,
             runs_dir=self.runs_dir,
             output_path=output_path,
+            version=version,
+            origin=origin,
+            notebook=notebook,
+            continue_on_error=continue_on_error,
         )
         return self.execute(prep)
 
@@ -353,7 +408,7 @@ class PlaybookRunner:
         error: BaseException | None = None
         try:
             papermill.execute_notebook(
-                str(prep.playbook.notebook_path),
+                str(prep.input_path()),
                 str(prep.output_path),
                 parameters=prep.injected,
                 engine_name="workbench",
@@ -366,6 +421,7 @@ class PlaybookRunner:
                 kernel_cwd=str(prep.playbook.root),
                 kernel_log=str(prep.output_path.parent / KERNEL_LOG),
                 on_cell_start=on_cell_start,
+                allow_errors=prep.continue_on_error,
             )
         except Exception as exc:  # every executor failure becomes a status, never a crash of the caller
             error = exc
@@ -401,7 +457,7 @@ def record_outcome(
     if error is not None:
         result.error_type, result.error_message, cell_index = describe_error(error)
         result.cell_index = cell_index if cell_index is not None else running_cell
-        record_runner_failure(result, prep.playbook, nb, nb_cell_index)
+        record_runner_failure(result, prep.playbook, nb, nb_cell_index, origin=prep.origin)
     save_output(nb, result)
     return result
 
@@ -413,13 +469,13 @@ def _output_or_input(prep: PreparedRun) -> Any:
             return nbformat.read(prep.output_path, as_version=4)
         except Exception:  # a half-written file: fall back to the input
             pass
-    return parameterized(load_notebook_node(str(prep.playbook.notebook_path)), prep)
+    return parameterized(load_notebook_node(str(prep.input_path())), prep)
 
 
 def parameterized(nb: Any, prep: PreparedRun) -> Any:
     """A copy of ``nb`` (as papermill's ``load_notebook_node`` reads it) with the run's parameters injected."""
     nb = copy.deepcopy(nb)
-    nb.metadata.papermill["input_path"] = str(prep.playbook.notebook_path)
+    nb.metadata.papermill["input_path"] = str(prep.input_path())
     nb.metadata.papermill["output_path"] = str(prep.output_path)
     return parameterize_notebook(nb, prep.injected, kernel_name=prep.playbook.manifest.kernel)
 
@@ -443,16 +499,22 @@ def run_playbook(
     output_path: str | Path | None = None,
     runs_dir: str | Path | None = None,
     progress_bar: bool = False,
+    version: str = "learner",
+    origin: str | None = None,
+    notebook: Any = None,
+    continue_on_error: bool = False,
 ) -> RunResult:
-    """Run ``playbook`` once in a fresh kernel; see :meth:`PlaybookRunner.run`."""
+    """Run ``playbook`` once in a fresh kernel; see :meth:`PlaybookRunner.run` (default: the learner version)."""
     runner = PlaybookRunner(timeout=timeout, runs_dir=runs_dir, progress_bar=progress_bar)
     return runner.run(
-        playbook, learner=learner, team=team, parameters=parameters, smoke=smoke, output_path=output_path
+        playbook, learner=learner, team=team, parameters=parameters, smoke=smoke, output_path=output_path,
+        version=version, origin=origin, notebook=notebook, continue_on_error=continue_on_error,
     )
 
 
 __all__ = [
     "EPILOGUE",
+    "VERSIONS",
     "PlaybookRunner",
     "PreparedRun",
     "WorkbenchEngine",

@@ -2,18 +2,20 @@
 
 Checks, in order: the manifest schema; the notebook exists and reads; exactly one ``parameters`` cell whose
 names and defaults mirror the manifest's parameters; outputs stripped; every task's cell tag is used; every
-rubric exists and loads; every skill and audience role exists in the skills taxonomy; prerequisites are known.
+rubric exists and loads; every skill and audience role exists in the skills taxonomy; prerequisites are known;
+solution regions are well-formed and cover every graded task, and the answer bank fits them
+(:mod:`.exercise_checks`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from workbench.errors import ValidationError, WorkbenchError
 from workbench.playbooks.discovery import Playbook, discover_playbooks
+from workbench.playbooks.exercise_checks import exercise_problems
 from workbench.playbooks.manifest import (
     MANIFEST_NAME,
     RESERVED_PARAMETERS,
@@ -28,52 +30,10 @@ from workbench.playbooks.notebook import (
     read_notebook,
     unstripped_cells,
 )
+from workbench.playbooks.problems import Problem, errors_only
 
 #: The default taxonomy's role ids, used when the skills package cannot load a taxonomy.
 DEFAULT_ROLES = ("copilot_builder", "ml_engineer", "support_analyst", "learning_author")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a playbook.
-
-    Attributes:
-        file: The file at fault.
-        message: What is wrong.
-        field: The dotted field (or ``cells[i]``) at fault.
-        line: 1-based line, when known.
-        hint: How to fix it.
-        severity: ``error`` (fails validation) or ``warning``.
-    """
-
-    file: str
-    message: str
-    field: str | None = None
-    line: int | None = None
-    hint: str | None = None
-    severity: Literal["error", "warning"] = "error"
-
-    @classmethod
-    def of(cls, exc: WorkbenchError, *, severity: Literal["error", "warning"] = "error") -> Problem:
-        """A problem from a Workbench error."""
-        return cls(exc.file or "", exc.message, exc.field, exc.line, exc.hint, severity)
-
-    def __str__(self) -> str:
-        where = self.file + (f":{self.line}" if self.line else "")
-        field = f" (field '{self.field}')" if self.field else ""
-        hint = f"\n    hint: {self.hint}" if self.hint else ""
-        return f"{self.severity}: {where}{field}: {self.message}{hint}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready form."""
-        return {
-            "severity": self.severity,
-            "file": self.file,
-            "line": self.line,
-            "field": self.field,
-            "message": self.message,
-            "hint": self.hint,
-        }
 
 
 def taxonomy_ids() -> tuple[set[str], set[str]]:
@@ -182,6 +142,7 @@ def _notebook_problems(manifest: PlaybookManifest, root: Path) -> list[Problem]:
         )
         break  # one is enough to make the point; the hint fixes them all
     problems += _task_call_problems(manifest, nb, nfile)
+    problems += exercise_problems(manifest, nb, root, nfile)
     used_tags = {tag for c in nb.cells for tag in cell_tags(c)}
     for i, spec in enumerate(manifest.tasks):
         if spec.tag not in used_tags:
@@ -380,6 +341,5 @@ def _prerequisite_problems(manifest: PlaybookManifest, mfile: str) -> list[Probl
     ]
 
 
-def errors_only(problems: list[Problem]) -> list[Problem]:
-    """The problems that fail validation."""
-    return [p for p in problems if p.severity == "error"]
+__all__ = ["DEFAULT_ROLES", "Problem", "errors_only", "resolve_rubric", "rubric_problem", "taxonomy_ids",
+           "validate_playbook"]

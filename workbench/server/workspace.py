@@ -1,7 +1,9 @@
 """A learner's workspace: where started playbooks are materialised, and the small run record kept beside them.
 
-Starting a playbook copies its folder (notebook, ``playbook.yaml``, rubrics, data) into
-``<server root>/<workspace>/<playbook id>/`` and writes the learner's parameters into the notebook, right after
+Starting a playbook copies its folder (notebook, ``playbook.yaml``, rubrics, data; never the answer bank) into
+``<server root>/<workspace>/<playbook id>/``. The notebook is the *learner version*
+(:func:`workbench.playbooks.learner_notebook`): solution regions become stubs, hints and the solutions'
+fingerprints go to its metadata. The learner's parameters are written into the notebook, right after
 its ``parameters`` cell, in a cell tagged ``injected-parameters`` (papermill's convention) that also sets the
 telemetry context (learner pseudonym, playbook, run id). The kernel starts in that folder, so
 :func:`workbench.playbooks.task` finds the manifest there and events land under the learner's pseudonym.
@@ -30,7 +32,7 @@ from workbench.errors import StoreError, ValidationError
 RECORD_NAME = ".workbench-run.json"
 RECORD_VERSION = 1
 INJECTED_TAG = "injected-parameters"
-_SKIP = {".ipynb_checkpoints", "__pycache__", ".workbench-run.json"}
+_SKIP = {".ipynb_checkpoints", "__pycache__", ".workbench-run.json", "answers.yaml"}
 
 
 class CorruptRecordError(StoreError):
@@ -99,10 +101,11 @@ def _write_record(folder: Path, record: dict[str, Any]) -> None:
     tmp.replace(folder / RECORD_NAME)  # atomic: a crash never leaves half a record
 
 
-def _copy_missing(src: Path, dst: Path) -> None:
+def _copy_missing(src: Path, dst: Path, skip: frozenset[str] = frozenset()) -> None:
+    """Copy what ``dst`` lacks from ``src`` (never ``_SKIP`` nor ``skip``: the author notebook stays behind)."""
     dst.mkdir(parents=True, exist_ok=True)
     for item in src.iterdir():
-        if item.name in _SKIP:
+        if item.name in _SKIP or item.name in skip:
             continue
         target = dst / item.name
         if item.is_dir():
@@ -122,11 +125,14 @@ def injected_source(parameters: dict[str, Any], *, learner: str, playbook: str, 
     return "\n".join(lines) + "\n"
 
 
-def materialise_notebook(src: Path, dst: Path, parameters: dict[str, Any], **ctx: str) -> None:
-    """Copy notebook ``src`` to ``dst`` with an ``injected-parameters`` cell after its ``parameters`` cell."""
+def materialise_notebook(src: Path | Any, dst: Path, parameters: dict[str, Any], **ctx: str) -> None:
+    """Write notebook ``src`` (a file or an nbformat node) to ``dst`` with an ``injected-parameters`` cell after
+    its ``parameters`` cell."""
+    import copy
+
     import nbformat
 
-    nb = nbformat.read(str(src), as_version=4)
+    nb = nbformat.read(str(src), as_version=4) if isinstance(src, str | Path) else copy.deepcopy(src)
     cell = nbformat.v4.new_code_cell(injected_source(parameters, **ctx))
     cell.metadata["tags"] = [INJECTED_TAG]
     index = next(
@@ -160,7 +166,7 @@ def start_or_resume(
     Raises:
         ValidationError: Unknown parameter or a value of the wrong type.
     """
-    from workbench.playbooks import resolve_parameters
+    from workbench.playbooks import learner_notebook, resolve_parameters
 
     manifest = playbook.manifest
     folder = workspace / manifest.id
@@ -181,7 +187,8 @@ def start_or_resume(
         if parameters:
             notices.append("your notebook already exists, so it was kept as it is and the new parameters "
                            "were not applied (edit the injected-parameters cell, or rename the folder to start over)")
-        _copy_missing(playbook.root, folder)  # files the learner deleted come back; changed ones stay
+        # files the learner deleted come back; changed ones stay
+        _copy_missing(playbook.root, folder, frozenset({manifest.notebook_name}))
         if record is None:
             record = {"playbook": manifest.id, "run_id": f"lab-{uuid.uuid4().hex[:12]}", "parameters": {},
                       "created": _now()}
@@ -191,10 +198,9 @@ def start_or_resume(
                            dict(record.get("parameters") or {}), notices)
 
     run_id = f"lab-{uuid.uuid4().hex[:12]}"
-    _copy_missing(playbook.root, folder)
-    copied = folder / manifest.notebook_name
-    materialise_notebook(playbook.notebook_path, copied, values, learner=learner, playbook=manifest.id,
-                         run_id=run_id)
+    released = learner_notebook(playbook)  # first: malformed markers stop the start before anything is copied
+    _copy_missing(playbook.root, folder, frozenset({manifest.notebook_name}))
+    materialise_notebook(released, notebook, values, learner=learner, playbook=manifest.id, run_id=run_id)
     record = {"version": RECORD_VERSION, "playbook": manifest.id, "playbook_version": manifest.version,
               "run_id": run_id, "parameters": values, "created": _now()}
     _write_record(folder, record)

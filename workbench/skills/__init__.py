@@ -45,11 +45,11 @@ _EXPORTS: dict[str, str] = {
     "learner_view": "workbench.skills.report",
     "render_html": "workbench.skills.render",
     # synthetic cohorts
-    "CohortSpec": "workbench.skills.synthetic",
+    "CohortSpec": "workbench.skills.cohort_spec",
     "Cohort": "workbench.skills.synthetic",
     "generate_cohort": "workbench.skills.synthetic",
     "generate_events": "workbench.skills.synthetic",
-    "load_cohort_spec": "workbench.skills.synthetic",
+    "load_cohort_spec": "workbench.skills.cohort_spec",
     "synthetic_taxonomy": "workbench.skills.synthetic",
 }
 

@@ -81,7 +81,7 @@ def compute_report(events: pd.DataFrame, tax: Taxonomy, spec: ReportSpec) -> Rep
     watch.lap("trends")
     outcomes = _outcomes(events, est.learners, settings, k, scope=spec.scope, period=spec.period)
     watch.lap("outcomes")
-    evidence = _drilldown_evidence(est.evidence.frame, visible, stamp, config)
+    evidence = _drilldown_evidence(_with_uncounted(est.evidence), visible, stamp, config)
     watch.lap("drilldown_index")
     _explain(est.messages, events, est.evidence, est.learners, tax, k, scope=spec.scope)
     return ReportData(
@@ -142,6 +142,15 @@ def _restrict_to_visible(est: _Estimates, k: int, scope: str) -> set[str]:
     return visible
 
 
+def _with_uncounted(evidence: Evidence) -> pd.DataFrame:
+    """Counted evidence plus the rows whose origin does not count (weight 0): the drill-down shows both."""
+    if evidence.uncounted.empty:
+        return evidence.frame
+    if evidence.frame.empty:
+        return evidence.uncounted
+    return pd.concat([evidence.frame, evidence.uncounted], ignore_index=True)
+
+
 def _drilldown_evidence(
     evidence: pd.DataFrame, visible: set[str], stamp: pd.Timestamp, config: EstimatorConfig
 ) -> pd.DataFrame:
@@ -169,6 +178,8 @@ def _counts(events: pd.DataFrame, est: _Estimates, visible: set[str], tax: Taxon
         "cells": len(est.people),
         "unknown_skill_evidence": int(evidence.unknown["events"].sum()) if not evidence.unknown.empty else 0,
         "invalid_scores": evidence.invalid,
+        "uncounted_evidence": len(evidence.uncounted),
+        "solution_evidence": int((evidence.uncounted["origin"] == "solution").sum()),
     }
 
 
@@ -386,6 +397,13 @@ def _explain(
         )
     if evidence.invalid:
         messages.append(f"{evidence.invalid} score events had no numeric score and were left out.")
+    copied = evidence.uncounted.loc[evidence.uncounted["origin"] == "solution"]
+    if not copied.empty and (scope == "learner" or not learners.empty):
+        who = copied["learner"].nunique()
+        messages.append(
+            f"{who} learner(s) submitted answers identical to the shipped solutions ({copied['event_id'].nunique()} "
+            "events): that work counts for nothing and the drill-down shows it with origin 'solution'."
+        )
     if scope == "manager" and not learners.empty:
         sizes = learners.groupby("team")["learner"].size()
         small = sizes[sizes < k]

@@ -11,6 +11,18 @@ Two kinds of events are evidence of a skill (attribute conventions in the shared
 
 Every row keeps the event id, run id, playbook and task, so each heatmap cell can be traced back to the runs and
 scores behind it. Evidence naming a skill the taxonomy does not know is set aside and reported, never fatal.
+
+**Whose work.** Playbook events record their ``origin`` (:mod:`workbench.playbooks.exercises`): ``learner`` (the
+learner's own answer), ``solution`` (the shipped solution: the author version, or a learner cell identical to it
+after normalisation), ``author`` (CI) or ``stub`` (the untouched exercise stub). Only ``learner`` work counts:
+other rows keep weight 0, are left out of the estimates and are kept in :attr:`Evidence.uncounted` for the
+drill-down, which shows them with their origin. Events without an origin (recorded before origins existed, or
+outside a playbook) count as the learner's own, as they always did.
+
+**Help taken.** Evidence recorded after ``hints`` were revealed, or at a later ``attempt``, says less about what
+the learner can do unaided: its weight is multiplied by ``hint_discount ** hints * attempt_discount **
+(attempt - 1)``, never below ``min_effort`` (:class:`EvidenceWeights`). Failed attempts are evidence in their own
+right (``task_failed``), so a learner who needed five tries shows both the failures and a discounted success.
 """
 
 from __future__ import annotations
@@ -45,6 +57,8 @@ EVIDENCE_COLUMNS: tuple[str, ...] = (
     "criterion",
     "outcome",
     "weight",
+    "origin",
+    "counted",
 )
 #: Event kinds the reports read (others, e.g. ``training_step``, are not needed and can be huge).
 REPORT_KINDS: tuple[str, ...] = (
@@ -81,6 +95,14 @@ class EvidenceWeights:
     #: Outcome value of a completed task (0.75 ~ level 3: can do the task unaided) and of a failed one.
     completed_value: float = 0.75
     failed_value: float = 0.25
+    #: Origins that count (see the module docstring); events without an origin count when ``count_unrecorded``.
+    counted_origins: tuple[str, ...] = ("learner",)
+    count_unrecorded: bool = True
+    #: Each hint revealed before the work multiplies its weight by this; each attempt after the first by that.
+    hint_discount: float = 0.7
+    attempt_discount: float = 0.85
+    #: The help discounts never take a weight below this share of the full weight.
+    min_effort: float = 0.25
 
 
 @dataclass
@@ -88,14 +110,17 @@ class Evidence:
     """Evidence extracted from events.
 
     Attributes:
-        frame: One row per (event, skill), columns :data:`EVIDENCE_COLUMNS`.
+        frame: One row per (event, skill) that counts, columns :data:`EVIDENCE_COLUMNS`.
         unknown: Evidence whose skill the taxonomy does not know: skill, events, learners, example event ids.
         invalid: Number of score events set aside because their score was missing or not a number.
+        uncounted: Rows whose origin does not count (``solution``, ``author``, ``stub``), weight 0: shown in
+            drill-downs, never in estimates.
     """
 
     frame: pd.DataFrame
     unknown: pd.DataFrame
     invalid: int = 0
+    uncounted: pd.DataFrame = field(default_factory=lambda: _empty_evidence())
 
     @property
     def empty(self) -> bool:
@@ -288,10 +313,13 @@ def extract_evidence(
     has_learner = frame["learner"].notna().to_numpy()
     is_known = frame["skill"].isin(known).to_numpy()
     unknown_rows = frame.loc[has_learner & ~is_known]
-    keep = has_learner & is_known & (frame["weight"].to_numpy() > 0)
+    counted = frame["counted"].to_numpy(dtype=bool)
+    uncounted = frame.loc[has_learner & is_known & ~counted].reset_index(drop=True)
+    uncounted["learner"] = pseudonymous(uncounted["learner"])
+    keep = has_learner & is_known & counted & (frame["weight"].to_numpy() > 0)
     frame = frame if keep.all() else frame.loc[keep].reset_index(drop=True)
     frame["learner"] = pseudonymous(frame["learner"])
-    return Evidence(frame=frame, unknown=_summarise_unknown(unknown_rows), invalid=invalid)
+    return Evidence(frame=frame, unknown=_summarise_unknown(unknown_rows), invalid=invalid, uncounted=uncounted)
 
 
 def _empty_evidence() -> pd.DataFrame:
@@ -299,7 +327,33 @@ def _empty_evidence() -> pd.DataFrame:
     frame["time"] = pd.Series(dtype="datetime64[ns, UTC]")
     frame["outcome"] = pd.Series(dtype=float)
     frame["weight"] = pd.Series(dtype=float)
+    frame["counted"] = pd.Series(dtype=bool)
     return frame
+
+
+@dataclass(frozen=True)
+class _Provenance:
+    """Per event: its origin, whether it counts, and its help discount (0 when it does not count)."""
+
+    origin: np.ndarray
+    counted: np.ndarray
+    factor: np.ndarray
+
+    def take(self, index: np.ndarray) -> _Provenance:
+        return _Provenance(self.origin[index], self.counted[index], self.factor[index])
+
+
+def _provenance(origins: list[Any], attempts: list[Any], hints: list[Any], weights: EvidenceWeights) -> _Provenance:
+    """Whose work each event is and how much help it took (see the module docstring), vectorised."""
+    origin = pd.Series(origins, dtype=object)
+    counted = origin.isin(weights.counted_origins).to_numpy()
+    if weights.count_unrecorded:
+        counted = counted | origin.isna().to_numpy()
+    attempt = np.maximum(np.nan_to_num(_floats(attempts), nan=1.0, posinf=1.0, neginf=1.0), 1.0)
+    hint = np.maximum(np.nan_to_num(_floats(hints), nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+    effort = np.maximum(weights.min_effort,
+                        weights.hint_discount ** hint * weights.attempt_discount ** (attempt - 1.0))
+    return _Provenance(origin.to_numpy(dtype=object), counted, np.where(counted, effort, 0.0))
 
 
 def _utc_ns(times: pd.Series) -> np.ndarray:
@@ -323,10 +377,12 @@ def _score_evidence(events: pd.DataFrame, weights: EvidenceWeights) -> tuple[pd.
     attrs = events["attributes"].tolist()
     # One pass over the attribute dicts for every field read; the rest is vectorised.
     fields = [
-        (a.get("skill"), a.get("score"), a.get("scorer"), a.get("subject"), a.get("confidence"), a.get("criterion"))
+        (a.get("skill"), a.get("score"), a.get("scorer"), a.get("subject"), a.get("confidence"), a.get("criterion"),
+         a.get("origin"), a.get("attempt"), a.get("hints"))
         for a in attrs
     ]
-    skill, raw, scorers, subjects, confidences, criteria = (np.array(col, dtype=object) for col in zip(*fields, strict=True))
+    skill, raw, scorers, subjects, confidences, criteria, origins, attempts, hints = (
+        np.array(col, dtype=object) for col in zip(*fields, strict=True))
     has_skill = pd.notna(skill) & (skill != "")
     if not has_skill.any():
         return _empty_evidence(), 0
@@ -334,8 +390,8 @@ def _score_evidence(events: pd.DataFrame, weights: EvidenceWeights) -> tuple[pd.
         events = events.loc[has_skill]
         keep = np.flatnonzero(has_skill)
         attrs = [attrs[i] for i in keep]
-        skill, raw, scorers, subjects, confidences, criteria = (
-            col[keep] for col in (skill, raw, scorers, subjects, confidences, criteria))
+        skill, raw, scorers, subjects, confidences, criteria, origins, attempts, hints = (
+            col[keep] for col in (skill, raw, scorers, subjects, confidences, criteria, origins, attempts, hints))
     skill = np.array([s if isinstance(s, str) else str(s) for s in skill], dtype=object) if any(
         not isinstance(s, str) for s in pd.unique(skill)) else skill
     score = _floats(raw.tolist(), _number)
@@ -349,6 +405,7 @@ def _score_evidence(events: pd.DataFrame, weights: EvidenceWeights) -> tuple[pd.
     confidence = np.clip(np.nan_to_num(_floats(confidences.tolist()), nan=1.0), 0.0, 1.0)
     scorer_w = scorer.map(dict(weights.scorer)).fillna(weights.unknown_scorer).to_numpy(dtype=float)
     subject_w = subject.map(dict(weights.subject)).fillna(1.0).to_numpy(dtype=float)
+    made = _provenance(origins.tolist(), attempts.tolist(), hints.tolist(), weights)
     frame = _evidence_frame(
         events,
         skill=skill,
@@ -356,13 +413,15 @@ def _score_evidence(events: pd.DataFrame, weights: EvidenceWeights) -> tuple[pd.
         scorer=scorer.where(scorer.notna(), "unknown").to_numpy(),
         criterion=criteria,
         outcome=np.clip(score, 0.0, 1.0),
-        weight=weights.score_trials * scorer_w * confidence * subject_w,
+        weight=weights.score_trials * scorer_w * confidence * subject_w * made.factor,
+        provenance=made,
     )
     return (frame if valid.all() else frame.loc[valid].reset_index(drop=True)), invalid
 
 
 def _evidence_frame(
-    rows: pd.DataFrame, *, skill: Any, source: Any, scorer: Any, criterion: Any, outcome: Any, weight: Any
+    rows: pd.DataFrame, *, skill: Any, source: Any, scorer: Any, criterion: Any, outcome: Any, weight: Any,
+    provenance: _Provenance,
 ) -> pd.DataFrame:
     """Evidence rows: the events' own columns (id, time, learner, team, playbook, task, run) and the evidence's."""
     frame = pd.DataFrame(
@@ -380,6 +439,8 @@ def _evidence_frame(
             "criterion": criterion,
             "outcome": outcome,
             "weight": weight,
+            "origin": provenance.origin,
+            "counted": provenance.counted,
         }
     )
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
@@ -412,7 +473,8 @@ def _task_evidence(events: pd.DataFrame, weights: EvidenceWeights) -> pd.DataFra
     index: list[int] = []
     skills: list[str] = []
     raw_w: list[Any] = []
-    for i, attributes in enumerate(events["attributes"].tolist()):
+    attrs = events["attributes"].tolist()
+    for i, attributes in enumerate(attrs):
         mapping = attributes.get("skills")
         if isinstance(mapping, dict):
             index.extend([i] * len(mapping))
@@ -427,6 +489,8 @@ def _task_evidence(events: pd.DataFrame, weights: EvidenceWeights) -> pd.DataFra
     skill_w = np.clip(np.nan_to_num(_floats(raw_w), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
     rows = events.iloc[np.asarray(index)]
     completed = (rows["kind"] == "task_completed").to_numpy()
+    made = _provenance([a.get("origin") for a in attrs], [a.get("attempt") for a in attrs],
+                       [a.get("hints") for a in attrs], weights).take(np.asarray(index))
     return _evidence_frame(
         rows,
         skill=np.asarray([str(s) for s in skills], dtype=object),
@@ -434,7 +498,8 @@ def _task_evidence(events: pd.DataFrame, weights: EvidenceWeights) -> pd.DataFra
         scorer="task",
         criterion=None,
         outcome=np.where(completed, weights.completed_value, weights.failed_value),
-        weight=weights.task * skill_w,
+        weight=weights.task * skill_w * made.factor,
+        provenance=made,
     )
 
 

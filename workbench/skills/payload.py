@@ -21,8 +21,8 @@ CELL_EVIDENCE = 20
 TEAM_MEMBERS = 10
 TEAM_EVIDENCE = 5
 #: Column order of an evidence item in the payload.
-DRILL_COLUMNS = ("time", "source", "scorer", "criterion", "score", "weight_now", "playbook", "task", "run_id",
-                 "event_id")
+DRILL_COLUMNS = ("time", "source", "scorer", "criterion", "score", "origin", "weight_now", "playbook", "task",
+                 "run_id", "event_id")
 
 
 def _num(value: Any, digits: int = 2) -> float | None:
@@ -72,17 +72,38 @@ def _items(frame: pd.DataFrame) -> list[list[Any]]:
 
     score = np.round(frame["outcome"].to_numpy(dtype=float), 3).tolist()
     weight = np.round(frame["weight_now"].to_numpy(dtype=float), 3).tolist()
-    columns = [times, text("source"), text("scorer"), text("criterion"), score, weight, text("playbook"),
+    origin = [_origin_label(o, c) for o, c in zip(frame["origin"].tolist(), frame["counted"].tolist(), strict=True)]
+    columns = [times, text("source"), text("scorer"), text("criterion"), score, origin, weight, text("playbook"),
                text("task"), text("run_id"), text("event_id")]
     return [list(row) for row in zip(*columns, strict=True)]
 
 
+def _origin_label(origin: Any, counted: Any) -> str:
+    """How a drill-down item names whose work it was: ``learner``, or e.g. ``solution (not counted)``."""
+    name = origin if isinstance(origin, str) else "learner (unrecorded)"
+    return name if counted is not False else f"{name} (not counted)"
+
+
+def flagged_learners(report: ReportData) -> dict[str, int]:
+    """Learner -> number of their evidence items identical to the shipped solution (in view)."""
+    ev = report.evidence
+    if ev.empty or "origin" not in ev:
+        return {}
+    copied = ev.loc[ev["origin"] == "solution"]
+    return {str(k): int(v) for k, v in copied.groupby("learner")["event_id"].nunique().items()}
+
+
 def people_rows(report: ReportData, max_people: int) -> tuple[list[str], str | None]:
-    """Learners drawn in the people heatmap (largest total gaps first when capped) and a note."""
+    """Learners drawn in the people heatmap (largest total gaps first when capped) and a note.
+
+    Learners whose only evidence is solution-identical work have no estimate; they are drawn too (empty
+    cells whose drill-down shows that work), so a manager sees them flagged rather than not at all.
+    """
     people = report.people
+    flagged = [lr for lr in flagged_learners(report) if people.empty or lr not in set(people["learner"])]
     if people.empty:
-        return [], None
-    learners = pd.unique(people["learner"]).tolist()
+        return flagged[:max_people], None
+    learners = pd.unique(people["learner"]).tolist() + flagged
     note = None
     if len(learners) > max_people:
         need = people.assign(_g=people["gap"].clip(lower=0).fillna(0)).groupby("learner")["_g"].sum()
@@ -164,10 +185,12 @@ def _people_view(report: ReportData, max_people: int) -> tuple[list[str], dict[s
     grids = _grids(people, "learner", rows, skills, {"level": 2, "level_lo": 2, "level_hi": 2, "target": 0,
                                                      "gap": 2, "n_evidence": 0, "status": -1})
     role_targets = tax.target_matrix()
+    copied = flagged_learners(report)
     return rows, {
         "kind": "people",
         "rows": [
-            {"id": lr, "label": lr, "sub": f"{team_of.get(lr)} · {role_of.get(lr) or 'no role'}", "suppressed": False}
+            {"id": lr, "label": lr, "suppressed": False,
+             "sub": f"{team_of.get(lr)} · {role_of.get(lr) or 'no role'}" + _flag(copied.get(lr, 0))}
             for lr in rows
         ],
         "level": grids["level"],
@@ -181,6 +204,10 @@ def _people_view(report: ReportData, max_people: int) -> tuple[list[str], dict[s
         "role_target": [[role_targets.get(role_of.get(lr) or "", {}).get(sk) for sk in skills] for lr in rows],
         "note": note,
     }
+
+
+def _flag(copied: int) -> str:
+    return f" · ⚑ {copied} solution-identical submission(s), not counted" if copied else ""
 
 
 def _people_drill(report: ReportData, rows: list[str]) -> dict[str, Any]:

@@ -11,7 +11,14 @@ posterior::
 
     m ~ Beta(a0 + sum_i w_i d_i y_i,  b0 + sum_i w_i d_i (1 - y_i))
 
-with a weak prior ``Beta(a0, b0)`` (mean 0.25 = "aware", strength 2 pseudo-observations, so one or two rubric
+Only the learner's own work is evidence: events whose ``origin`` is ``solution`` (the shipped answer, copied or run
+from the author version), ``author`` (CI) or ``stub`` (an untouched exercise) get weight 0 and never reach these
+sums (the drill-down still lists them). Help taken lowers ``w_i``: each hint revealed before the work multiplies
+it by 0.7 and each attempt after the first by 0.85, never below a quarter of the full weight
+(:class:`~workbench.skills.evidence.EvidenceWeights`); so a pass after two hints and three tries still moves the
+estimate up, but about a third as much as an unaided first-time pass, while the failed tries count as failures.
+
+The posterior has a weak prior ``Beta(a0, b0)`` (mean 0.25 = "aware", strength 2 pseudo-observations, so one or two rubric
 scores already outweigh it). The level estimate is ``4 * E[m]`` on the 0-4 scale, and the credible interval
 (80% by default) is ``4 *`` the Beta quantiles. The gap is ``role target - level``.
 

@@ -116,7 +116,8 @@ class ReportData:
 
         Returns:
             Dicts with event_id, time, learner, playbook, task, run_id, source, scorer, criterion, outcome
-            (score 0..1), weight and weight_now. Empty for a suppressed team or an unknown cell.
+            (score 0..1), origin (whose work: ``learner``, ``solution``...), counted (whether it counts towards
+            the estimate), weight and weight_now. Empty for a suppressed team or an unknown cell.
         """
         ev = self.evidence
         if ev.empty:
@@ -172,7 +173,7 @@ class ReportData:
 
 def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
     keep = ["event_id", "time", "learner", "playbook", "task", "run_id", "source", "scorer", "criterion",
-            "outcome", "weight", "weight_now"]
+            "outcome", "origin", "counted", "weight", "weight_now"]
     out = []
     for rec in rows.loc[:, [c for c in keep if c in rows.columns]].to_dict(orient="records"):
         rec["time"] = rec["time"].isoformat() if pd.notna(rec.get("time")) else None
@@ -182,5 +183,9 @@ def _records(rows: pd.DataFrame) -> list[dict[str, Any]]:
         for key, value in list(rec.items()):
             if isinstance(value, float) and not np.isfinite(value):
                 rec[key] = None
+        if "counted" in rec:
+            rec["counted"] = bool(rec["counted"])
+        if "origin" in rec and not isinstance(rec["origin"], str):
+            rec["origin"] = None
         out.append(rec)
     return out

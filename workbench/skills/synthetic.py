@@ -16,6 +16,9 @@ package never imports the playbooks package (which imports it for the taxonomy).
   criterion (``skill``, ``score`` 0..1, ``scorer``, ``confidence``, ``subject``...) plus the overall score, and
   ``task_completed`` (``skills`` weights, ``duration_s``) or ``task_failed``.
 - **Noise**: scores are the current mastery plus Gaussian noise and a scorer bias, quantised to rubric levels.
+- **Provenance**: task and score events carry ``origin`` (``learner``; ``solution`` for a ``solution_rate`` share of
+  attempts, which then count for nothing), ``attempt`` and ``hints`` (weaker learners reveal more), as real
+  playbook runs record them; drawn from a separate random stream, so the rest of a seeded cohort is unchanged.
 
 Events are built without re-validation (``Event.model_construct``; the generator only writes valid, JSON-ready
 values and pseudonymous ids) and written with ``store.append_many`` in large batches: the fast bulk path.
@@ -32,10 +35,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
-
-from workbench.errors import ValidationError
+from workbench.skills.cohort_spec import CohortSpec
 from workbench.skills.taxonomy import LevelDescriptor, Role, Skill, Taxonomy, load_taxonomy
 
 TEAM_NAMES = (
@@ -50,40 +50,6 @@ _PII = ("email", "phone", "credit_card", "iban", "ip_address")
 
 #: Task -> skill weights of playbooks: ``{playbook_id: {task_id: {skill_id: weight}}}``.
 TaskSkills = Mapping[str, Mapping[str, Mapping[str, float]]]
-
-
-class CohortSpec(BaseModel):
-    """What cohort to generate. Load one from YAML with :func:`load_cohort_spec`.
-
-    Attributes:
-        learners: Number of learners.
-        events: Total events to write (exact when given); default about 120 per learner.
-        teams: Number of teams; default one per 12 learners.
-        months: Length of the time window, ending at ``end``.
-        dropout: Share of learners who stop early.
-        noise: Standard deviation of score noise (mastery units, 0..1).
-        small_team: Add one team of 3 learners (below the default minimum group size).
-        unknown_skills: Skill ids outside the taxonomy that some score events name (bad-input demos).
-        unknown_rate: Share of criterion scores that name one of ``unknown_skills``.
-        seed: Random seed (same seed, same cohort; event ids and pseudonyms aside).
-        end: End of the window (default: now).
-        learner_prefix: Raw learner ids are ``<prefix><number>``; only their pseudonyms are stored.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    learners: int = Field(default=60, ge=1)
-    events: int | None = Field(default=None, ge=1)
-    teams: int | None = Field(default=None, ge=1)
-    months: int = Field(default=6, ge=1, le=60)
-    dropout: float = Field(default=0.12, ge=0, le=1)
-    noise: float = Field(default=0.12, ge=0, le=1)
-    small_team: bool = True
-    unknown_skills: tuple[str, ...] = ()
-    unknown_rate: float = Field(default=0.0, ge=0, le=1)
-    seed: int = 0
-    end: datetime | None = None
-    learner_prefix: str = "learner-"
 
 
 @dataclass
@@ -113,33 +79,6 @@ class Cohort:
     def roles(self) -> dict[str, str]:
         """``{pseudonym: role}`` (a roster for ``build_report(roles=...)``)."""
         return {r["learner"]: r["role"] for r in self.roster if r["role"]}
-
-
-def load_cohort_spec(source: str | Path = "demo-cohort") -> CohortSpec:
-    """A :class:`CohortSpec` from a YAML file or the name of one shipped in ``datasets/skills``."""
-    from pydantic import ValidationError as PydanticValidationError
-
-    from workbench.settings import get_settings
-
-    path = Path(source)
-    if not path.exists() and not path.suffix:
-        path = Path(get_settings().datasets_dir) / "skills" / f"{source}.yaml"
-    if not path.is_file():
-        from workbench.errors import NotFoundError
-
-        raise NotFoundError(f"cohort spec '{source}' does not exist", file=path,
-                            hint="pass a YAML file with CohortSpec fields, or 'demo-cohort'")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    try:
-        return CohortSpec.model_validate(data)
-    except PydanticValidationError as exc:
-        err = exc.errors()[0]
-        raise ValidationError(
-            f"invalid cohort spec: {err['msg']}",
-            file=path,
-            field=".".join(str(p) for p in err["loc"]),
-            hint="see the CohortSpec fields in workbench/skills/synthetic.py",
-        ) from None
 
 
 # -- taxonomy and playbooks ------------------------------------------------------------------------------
@@ -275,6 +214,7 @@ class _Generator:
         self.spec = spec
         self.tax = taxonomy
         self.rng = random.Random(spec.seed)
+        self.help_rng = random.Random(spec.seed * 7919 + 1)
         self.kinds = {k.value: k for k in EventKind}
         end = spec.end or datetime.now(timezone.utc)
         self.end = end if end.tzinfo else end.replace(tzinfo=timezone.utc)
@@ -374,6 +314,7 @@ class _Generator:
         events: list[Any] = []
         for attempt in range(1, 4):
             m = learner.mastery(primary)
+            made = self._provenance(m, attempt)
             fail_p = 0.55 / (1.0 + math.exp((m - 0.4) * 9.0))
             events.append(self._event("task_started", learner, ts, playbook, task, run_id,
                                       {"role": learner.role, "attempt": attempt}, status="started"))
@@ -393,7 +334,7 @@ class _Generator:
                 events.append(self._event(
                     "task_failed", learner, end_ts, playbook, task, run_id,
                     {"skills": dict(skills), "error_type": "AssertionError",
-                     "error_message": "a check in the notebook did not pass"},
+                     "error_message": "a check in the notebook did not pass", **made},
                     duration=round(minutes * 60.0, 1), status="failed"))
                 for s, w in skills.items():
                     learner.practice[s] = learner.practice.get(s, 0.0) + 0.5 * w
@@ -401,7 +342,7 @@ class _Generator:
                 if ts > self.t1 - 7_200.0:
                     break  # the window ends: the task stays unfinished
                 continue
-            events.extend(self._scores(learner, end_ts - 30.0, playbook, task, run_id, skills))
+            events.extend(self._scores(learner, end_ts - 30.0, playbook, task, run_id, skills, made))
             if rng.random() < 0.12:
                 ai = round(min(1.0, max(0.0, m + rng.gauss(0.05, 0.1))), 2)
                 human = round(min(1.0, max(0.0, m + rng.gauss(0, 0.1))), 2)
@@ -409,12 +350,19 @@ class _Generator:
                     "rubric": f"{playbook}-rubric", "criterion": "c1", "item": f"{task}-1",
                     "ai_score": ai, "human_score": human, "agreed": abs(ai - human) < 0.2, "comment": None}))
             events.append(self._event("task_completed", learner, end_ts, playbook, task, run_id,
-                                      {"skills": dict(skills)}, duration=round(minutes * 60.0, 1),
+                                      {"skills": dict(skills), **made}, duration=round(minutes * 60.0, 1),
                                       status="completed"))
             for s, w in skills.items():
                 learner.practice[s] = learner.practice.get(s, 0.0) + 1.5 * w
             break
         return events
+
+    def _provenance(self, mastery: float, attempt: int) -> dict[str, Any]:
+        """Whose work an attempt is and the help it took (its own random stream, see the module docstring)."""
+        rng = self.help_rng
+        hints = sum(rng.random() < 0.5 * (1.0 - mastery) for _ in range(2))
+        copied = rng.random() < self.spec.solution_rate
+        return {"origin": "solution" if copied else "learner", "attempt": attempt, "hints": hints}
 
     def _generation(self, learner: _Learner, ts: float, playbook: str, task: str, run_id: str) -> Any:
         rng = self.rng
@@ -433,7 +381,7 @@ class _Generator:
         }, duration=latency, status="ok")
 
     def _scores(self, learner: _Learner, ts: float, playbook: str, task: str, run_id: str,
-                skills: dict[str, float]) -> list[Any]:
+                skills: dict[str, float], made: dict[str, Any]) -> list[Any]:
         rng, spec = self.rng, self.spec
         rubric = f"{playbook}-rubric"
         criteria = list(skills) + ([next(iter(skills))] if rng.random() < 0.5 else [])
@@ -453,12 +401,12 @@ class _Generator:
                 "rubric": rubric, "rubric_version": 1, "criterion": f"c{n}", "skill": named,
                 "score": score, "raw_score": raw, "max_score": 4, "passed": score >= 0.5, "scorer": scorer,
                 "confidence": confidence, "item": f"{task}-1",
-                "subject": "copilot" if rng.random() < 0.2 else "learner"}))
+                "subject": "copilot" if rng.random() < 0.2 else "learner", **made}))
         overall = total / len(criteria)
         events.append(self._event("score", learner, ts + len(criteria) + 1, playbook, task, run_id, {
             "rubric": rubric, "rubric_version": 1, "criterion": None, "skill": None, "score": round(overall, 4),
             "passed": overall >= 0.5, "scorer": "deterministic", "confidence": 1.0, "item": f"{task}-1",
-            "subject": "learner"}))
+            "subject": "learner", **made}))
         return events
 
     # -- driving -----------------------------------------------------------------------------------------

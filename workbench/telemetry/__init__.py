@@ -19,7 +19,15 @@ Importing this package loads SQLAlchemy and pydantic, not pandas (only ``to_fram
 
 from __future__ import annotations
 
-from workbench.telemetry.context import CONTEXT_FIELDS, clear_context, context, resolve_context, set_context
+from workbench.telemetry.context import (
+    CONTEXT_FIELDS,
+    clear_context,
+    context,
+    event_attributes,
+    resolve_context,
+    scoped_attributes,
+    set_context,
+)
 from workbench.telemetry.events import EVENT_FIELDS, SCHEMA_VERSION, Event, EventKind
 from workbench.telemetry.privacy import is_pseudonym, mask_secrets, pseudonymize
 from workbench.telemetry.recorder import (
@@ -44,6 +52,7 @@ __all__ = [
     "_reset_default_recorder",
     "clear_context",
     "context",
+    "event_attributes",
     "events_table",
     "get_recorder",
     "is_pseudonym",
@@ -52,6 +61,7 @@ __all__ = [
     "pseudonymize",
     "record",
     "resolve_context",
+    "scoped_attributes",
     "set_context",
     "track",
 ]

@@ -12,6 +12,10 @@ Each field is resolved per event, first match wins:
 
 Passing ``None`` clears a field at that level (``set_context(team=None)``). The learner id is stored only as
 a pseudonym (:func:`~workbench.telemetry.privacy.pseudonymize`).
+
+Besides these fields, :func:`event_attributes` scopes *attributes* that every event made inside the block carries
+(explicit attributes of an event win). The playbook kernel API uses it so that every event of a task, the rubric's
+``score`` events included, records whose work it scores (``origin``) and with what help (``attempt``, ``hints``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import getpass
 import os
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from functools import lru_cache
 from types import TracebackType
@@ -32,6 +37,7 @@ _ENV = {field: f"WORKBENCH_{field.upper()}" for field in CONTEXT_FIELDS}
 _UNSET: Any = object()
 
 _scoped: ContextVar[Mapping[str, str | None] | None] = ContextVar("workbench_telemetry_context", default=None)
+_attributes: ContextVar[tuple[Mapping[str, Any], ...]] = ContextVar("workbench_event_attributes", default=())
 _process: dict[str, str | None] = {}
 _process_lock = threading.Lock()
 
@@ -147,3 +153,28 @@ class context(Mapping[str, "str | None"]):  # used like a function: ``with conte
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         _scoped.reset(self._tokens.pop())
+
+
+@contextmanager
+def event_attributes(attributes: Mapping[str, Any]) -> Iterator[None]:
+    """Give every event made inside the block these attributes (an event's own attributes win).
+
+    The mapping is read when each event is made, so a caller may update it inside the block (the playbook
+    kernel API counts hints revealed during a task this way). Scopes nest; inner ones win.
+
+    Args:
+        attributes: The attributes (a live mapping, not copied).
+    """
+    token = _attributes.set((*_attributes.get(), attributes))
+    try:
+        yield
+    finally:
+        _attributes.reset(token)
+
+
+def scoped_attributes() -> dict[str, Any]:
+    """The attributes :func:`event_attributes` scopes give events made now (empty outside any scope)."""
+    out: dict[str, Any] = {}
+    for layer in _attributes.get():
+        out.update(layer)
+    return out

@@ -1,7 +1,19 @@
 """The telemetry event: one immutable, versioned record of something a learner (or a copilot) did.
 
 Events are append-only. A change to the fields or their meaning bumps :data:`SCHEMA_VERSION`; readers keep
-accepting older versions. Attribute names for generations follow the OpenTelemetry GenAI semantic conventions
+accepting older versions. New attribute conventions and new kinds do not change a field's meaning and keep the
+version (readers ignore attributes they do not know, and keep the text of a kind they do not know).
+
+Schema history (version 1 throughout):
+
+- *Evidence origin* (issue 20): ``task_*`` and ``score`` events made inside a playbook task carry ``origin``
+  (``learner``: the learner's own edit of an exercise stub; ``solution``: the shipped solution, from the author
+  version or pasted into a learner notebook; ``author``: CI / ``workbench playbook test``; ``stub``: the untouched
+  stub of the learner version), ``attempt`` (the n-th time the task was run in this run id), ``hints`` (hints
+  revealed for the task's exercises before the work) and ``exercises`` (``{exercise id: origin}``). The new kind
+  ``hint`` records each hint revealed (``exercise``, ``hint_index``, ``hints_total``). Events written before have
+  no ``origin``: readers treat them as the learner's own work, as they were counted before (see
+  :mod:`workbench.skills.evidence`). Attribute names for generations follow the OpenTelemetry GenAI semantic conventions
 (``gen_ai.request.model``, ``gen_ai.usage.input_tokens``...); see the contracts for each kind's attributes.
 
 Validation makes every event safe to store: the learner id becomes a pseudonym, the time becomes UTC,
@@ -22,7 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from workbench.telemetry.context import resolve_context
+from workbench.telemetry.context import resolve_context, scoped_attributes
 from workbench.telemetry.privacy import MASK, is_secret_key, mask_value, pseudonymize
 
 #: Version of the event schema written by this code.
@@ -52,6 +64,8 @@ class EventKind(StrEnum):
     SCORE = "score"
     REVIEW = "review"
     GUARDRAIL = "guardrail"
+    #: A learner revealed an exercise's hint (``workbench.playbooks.hint``).
+    HINT = "hint"
 
 
 #: The fields an event carries, in storage order.
@@ -202,6 +216,9 @@ class Event(BaseModel):
         ctx: dict[str, Any] = resolve_context(
             **{k: fields.pop(k) for k in list(fields) if k in _CONTEXT_KEYS}
         )
+        scoped = scoped_attributes()
+        if scoped:
+            fields["attributes"] = {**scoped, **(fields.get("attributes") or {})}
         return cls.model_validate({"kind": kind, **ctx, **fields})
 
     def to_row(self) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from workbench.errors import (
 )
 from workbench.models import MODEL_SOURCES, TINY_MODEL, DeviceInfo, load_model
 from workbench.models.backends import BaseChatBackend
-from workbench.models.loading import accepted_syntax, resolve_source
 from workbench.models.generation import Generation, GenerationStream
+from workbench.models.loading import accepted_syntax, resolve_source
 
 
 def test_names_resolve_to_their_sources(tmp_path: Path) -> None:

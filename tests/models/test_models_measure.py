@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-import math
 import json
+import math
 from contextlib import redirect_stdout
 from pathlib import Path
 

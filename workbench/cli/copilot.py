@@ -7,6 +7,7 @@ A TARGET is a ``copilot.yaml`` (or its folder) or a registered ``id@version``; `
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,22 @@ import click
 
 from workbench.cli import emit_json
 
+#: Subcommands another edge contributes: imported by module name on first use, like the top-level commands, so
+#: the CLI does not depend on that edge (``serve`` lives with the server in ``workbench.serving``).
+CONTRIBUTED: dict[str, str] = {"serve": "workbench.serving.command"}
 
-@click.group("copilot")
+
+class _CopilotGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *CONTRIBUTED])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in CONTRIBUTED:
+            return importlib.import_module(CONTRIBUTED[cmd_name]).command  # type: ignore[no-any-return]
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group("copilot", cls=_CopilotGroup)
 def command() -> None:
     """Build, check, evaluate, version, promote, serve (OpenAI-compatible) and export copilots."""
 
@@ -202,3 +217,4 @@ def rollback_cmd(copilot: str, note: str | None, as_json: bool) -> None:
         emit_json(promotion.__dict__)
         return
     click.echo(f"rolled back {promotion.copilot}: GA is {promotion.version} again (was {promotion.previous})")
+

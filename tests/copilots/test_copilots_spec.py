@@ -138,7 +138,7 @@ def test_cli_new_validate_list_show(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["copilot", "show", str(tmp_path / "desk"), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["spec"]["serving"]["max_batch_size"] == 8 and shown["stage"] is None
-    for sub in ("new", "validate", "list", "show", "eval", "promote", "rollback", "serve"):
+    for sub in ("new", "validate", "list", "show", "eval", "promote", "rollback", "serve", "export"):
         assert main(["copilot", sub, "--help"]) == 0
     out = capsys.readouterr().out
     assert "refused, with the failing gate named" in out and "OpenAI-compatible endpoint" in out

@@ -218,3 +218,24 @@ def rollback_cmd(copilot: str, note: str | None, as_json: bool) -> None:
         return
     click.echo(f"rolled back {promotion.copilot}: GA is {promotion.version} again (was {promotion.previous})")
 
+
+
+@command.command("export")
+@click.argument("target")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder to write.")
+@click.option("--force", is_flag=True, help="Replace what is in --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print where everything went, as JSON.")
+def export_cmd(target: str, out: Path, force: bool, as_json: bool) -> None:
+    """Export a copilot: a merged model folder (safetensors, tokenizer, chat template) that transformers and vLLM
+    load, an Ollama Modelfile, and the spec's prompt, retrieval and guardrail settings (copilot.json)."""
+    from workbench.copilots import export_copilot, resolve_spec
+
+    result = export_copilot(resolve_spec(target), out, overwrite=force)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    what = "adapter merged into its base" if result.merged_adapter else "base model"
+    click.echo(f"exported {result.copilot} ({what}) to {result.out_dir}")
+    click.echo(f"  transformers/vLLM: {result.model_dir}")
+    click.echo(f"  Ollama: ollama create {result.copilot.split('@')[0]} -f {result.modelfile}")
+    click.echo(f"  settings: {result.settings}")

@@ -5,6 +5,7 @@ a versioned prompt template, optional retrieval, a guardrail policy, an evaluati
 service-level objectives. The pieces::
 
     from workbench.copilots import Copilot, new_copilot, evaluate_version, promote_version, rollback_copilot
+    from workbench.copilots import export_copilot
 
     spec = new_copilot("it-helpdesk")                         # a folder with copilot.yaml, template, rubric, suite
     Copilot(spec).answer("How do I reset my password?").text  # guarded, recorded, retrieved when configured
@@ -12,6 +13,7 @@ service-level objectives. The pieces::
     outcome.report.metrics["latency_p95_s"], outcome.comparison.regressions
     promote_version(spec, "canary")                           # refused with the failing gate named
     rollback_copilot("it-helpdesk")                           # the previous GA version serves again
+    export_copilot(spec, "export/")                           # merged model folder, Modelfile, copilot.json
 
 Serving (the OpenAI-compatible server) is an edge: :mod:`workbench.serving`. Importing this package is cheap:
 names load on first use.
@@ -68,6 +70,10 @@ _EXPORTS: dict[str, str] = {
     "rollback_copilot": "workbench.copilots.lifecycle",
     "copilot_state": "workbench.copilots.lifecycle",
     "serving_versions": "workbench.copilots.lifecycle",
+    # export
+    "ExportResult": "workbench.copilots.export",
+    "export_copilot": "workbench.copilots.export",
+    "prompt_settings": "workbench.copilots.export",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -126,3 +126,27 @@ def test_batcher_isolates_a_failing_prompt(tiny_model: Any) -> None:
         batcher.close()
     with pytest.raises(RuntimeError, match="closed"):
         batcher.submit("late", GenerationParams())
+
+
+def test_batcher_waits_for_announced_requests(tiny_model: Any) -> None:
+    from workbench.models import GenerationParams
+    from workbench.serving import DynamicBatcher
+
+    batcher = DynamicBatcher(tiny_model, max_batch_size=8, max_wait_s=0.001, max_gather_s=10.0)
+    params = GenerationParams(max_new_tokens=4)
+    results: list[str] = []
+
+    def request(delay: float) -> None:
+        with batcher.expecting():
+            time.sleep(delay)  # the guard, the template, retrieval...
+            results.append(batcher.generate("How do I add a printer?", params).text)
+
+    threads = [threading.Thread(target=request, args=(0.1 * i,)) for i in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(results) == 4 and batcher.stats.batches == 1 and batcher.stats.largest == 4
+    finally:
+        batcher.close()

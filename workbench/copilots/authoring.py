@@ -63,6 +63,7 @@ serving:
   canary_share: 0.1             # share of requests sent to a canary version, when one is promoted
   max_batch_size: 16            # concurrent requests generated together
   max_wait_ms: 10               # how long a request waits for others to join its batch
+  max_gather_ms: 2000           # ... and for requests the server already accepted and is still preparing
   cache: {{enabled: false, similarity: 0.95}}
 """
 

@@ -21,7 +21,7 @@ serving options::
       rubric: rubric.yaml                    # a rubric file or a built-in rubric id
       thresholds: {rubric_pass_rate: 0.6, retrieval_recall: 0.8, groundedness: 0.5}
     slo: {p95_latency_s: 5.0, cost_per_1k_tokens: 0.0, guardrail_violation_rate: 0.05}
-    serving: {canary_share: 0.1, max_batch_size: 16, max_wait_ms: 10, cache: {enabled: false}}
+    serving: {canary_share: 0.1, max_batch_size: 16, max_wait_ms: 10, max_gather_ms: 2000, cache: {enabled: false}}
 
 Relative paths are read from the spec's folder. :func:`load_spec` checks the schema;
 :func:`check_references` checks what the spec points at (files, template, rubric, variables), each problem
@@ -152,6 +152,10 @@ class ServingSection(_Section):
     canary_share: float = Field(default=0.1, ge=0.0, le=1.0)
     max_batch_size: int = Field(default=16, ge=1, le=256)
     max_wait_ms: float = Field(default=10.0, ge=0.0, le=10_000.0)
+    max_gather_ms: float = Field(
+        default=2000.0, ge=0.0, le=60_000.0,
+        description="longest a batch waits for requests the server has accepted and is still preparing",
+    )
     max_prompt_chars: int = Field(default=32_000, ge=1)
     cache: CacheSection = CacheSection()
 

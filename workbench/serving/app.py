@@ -34,6 +34,7 @@ from starlette.requests import ClientDisconnect
 
 from workbench.errors import ContextLengthError, ModelError, PolicyViolation, WorkbenchError
 from workbench.serving import protocol
+from workbench.serving.batching import Ticket
 from workbench.serving.deployment import Deployment, Router, StreamJob, answer_request, result_reply
 from workbench.serving.metrics import ServerMetrics
 
@@ -100,6 +101,8 @@ class _SSEResponse(StreamingResponse):
             if not self.job.finished.is_set():
                 self.job.cancel()
                 self.metrics.disconnects.inc()
+            if not self.job.streaming:  # the client left before the first event was sent
+                self.metrics.in_flight.dec()
 
 
 class CopilotServer:
@@ -113,11 +116,9 @@ class CopilotServer:
         self.max_chars = min(d.copilot.spec.serving.max_prompt_chars for d in deployments)
         self.max_body = self.max_chars * 4 + BODY_OVERHEAD  # UTF-8 and JSON escapes take more bytes than chars
         self.executor = ThreadPoolExecutor(max_workers=stream_workers, thread_name_prefix="workbench-stream")
-        seen: set[int] = set()
-        for d in deployments:
-            if id(d.batcher) not in seen:
-                seen.add(id(d.batcher))
-                d.batcher._on_batch = self.metrics.batch_size.observe
+        self.batchers = list({id(d.batcher): d.batcher for d in deployments}.values())
+        for batcher in self.batchers:
+            batcher.on_batch = self.metrics.batch_size.observe
 
     def authorise(self, request: Request) -> str | None:
         """The key's name (``None`` when no keys are configured); a 401 for a missing or wrong key."""
@@ -171,7 +172,7 @@ class CopilotServer:
 
     def close(self) -> None:
         """Drain the batchers and the stream threads; flush telemetry."""
-        for batcher in {id(d.batcher): d.batcher for d in self.router.deployments}.values():
+        for batcher in self.batchers:
             batcher.close(timeout=60)
         self.executor.shutdown(wait=True)
         from workbench.telemetry import get_recorder
@@ -198,11 +199,21 @@ def create_app(
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
-        key_name = server.authorise(request)
-        body = await server.read_request(request)
-        deployment = server.deployment_for(body)
-        learner = body.user or (f"api-key:{key_name}" if key_name else None)
-        return await _complete(server, deployment, body, learner)
+        # Announced before the body is read, so a batch forming now waits for this request (see batching.py).
+        tickets = {id(b): b.announce() for b in server.batchers}
+        try:
+            key_name = server.authorise(request)
+            body = await server.read_request(request)
+            deployment = server.deployment_for(body)
+            learner = body.user or (f"api-key:{key_name}" if key_name else None)
+            ticket = None if body.stream else tickets[id(deployment.batcher)]
+            for other in tickets.values():
+                if other is not ticket:
+                    other.arrive()  # streams and other models' batchers need not wait for this request
+            return await _complete(server, deployment, body, learner, ticket)
+        finally:
+            for left in tickets.values():
+                left.arrive()  # idempotent: whatever happened, no batch waits for this request any more
 
     return app
 
@@ -246,13 +257,14 @@ def _add_info_routes(app: FastAPI, server: CopilotServer) -> None:
     @app.get("/health")
     async def health() -> dict[str, Any]:
         router = server.router
-        batchers = {id(d.batcher): d.batcher for d in router.deployments}.values()
+        batchers = server.batchers
         caches = [d.cache.stats() for d in router.deployments if d.cache is not None]
         return {
             "status": "ok", "model": router.name, "canary_share": router.canary_share,
             "versions": [{"model": d.ref, "stage": d.stage} for d in router.deployments],
             "batching": [{"model": b.backend.name, "requests": b.stats.requests, "batches": b.stats.batches,
-                          "mean_batch": round(b.stats.mean_batch, 3), "largest": b.stats.largest} for b in batchers],
+                          "mean_batch": round(b.stats.mean_batch, 3), "largest": b.stats.largest,
+                          "sizes": dict(sorted(b.stats.sizes.items()))} for b in batchers],
             "cache": caches[0] if caches else None,
         }  # fmt: skip
 
@@ -265,7 +277,8 @@ def _add_info_routes(app: FastAPI, server: CopilotServer) -> None:
 
 
 async def _complete(
-    server: CopilotServer, deployment: Deployment, body: protocol.ChatCompletionRequest, learner: str | None
+    server: CopilotServer, deployment: Deployment, body: protocol.ChatCompletionRequest, learner: str | None,
+    ticket: Ticket | None,
 ) -> Response:
     """Answer whole or streamed, counting the request in the metrics."""
     metrics, started = server.metrics, time.perf_counter()
@@ -275,7 +288,8 @@ async def _complete(
         if body.stream:
             return await _stream(server, deployment, body, learner, started)
         reply = await anyio.to_thread.run_sync(
-            partial(answer_request, deployment, body.chat(), body.params(), json_mode=body.json_mode, learner=learner)
+            partial(answer_request, deployment, body.chat(), body.params(), json_mode=body.json_mode, learner=learner,
+                    ticket=ticket)
         )
     except APIError as exc:
         metrics.requests.labels(**labels, status=str(exc.status)).inc()
@@ -338,6 +352,7 @@ async def _events(
     """The server-sent events of one stream."""
     cid, model, fingerprint = protocol.completion_id(), deployment.ref, deployment.copilot.spec.digest()
     emit = partial(protocol.chunk, cid=cid, model=model, fingerprint=fingerprint)
+    job.streaming = True
     try:
         yield emit(delta={"role": "assistant", "content": ""})
         event = first

@@ -17,8 +17,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,20 @@ class BatchStats:
         return self.requests / self.batches if self.batches else 0.0
 
 
+class Ticket:
+    """An announced request (see :meth:`DynamicBatcher.announce`); :meth:`arrive` is idempotent."""
+
+    def __init__(self, batcher: DynamicBatcher) -> None:
+        self._batcher: DynamicBatcher | None = batcher
+
+    def arrive(self) -> None:
+        """The request submitted, or will not: stop waiting for it."""
+        batcher, self._batcher = self._batcher, None
+        if batcher is not None:
+            with batcher._lock:
+                batcher._coming -= 1
+
+
 class DynamicBatcher:
     """Groups concurrent generations into shared ``generate_batch`` calls (see the module docstring).
 
@@ -57,8 +72,12 @@ class DynamicBatcher:
         backend: The loaded model.
         max_batch_size: Most requests in one call.
         max_wait_s: Longest the first request of a batch waits for others to join.
+        max_gather_s: Longest it waits while announced requests are still on their way.
         on_batch: Called with each batch's size (metrics).
     """
+
+    #: How often the worker looks again while announced requests are on their way.
+    POLL_S = 0.005
 
     def __init__(
         self,
@@ -66,18 +85,44 @@ class DynamicBatcher:
         *,
         max_batch_size: int = 16,
         max_wait_s: float = 0.01,
+        max_gather_s: float = 2.0,
         on_batch: Any = None,
     ) -> None:
         self.backend = backend
         self.max_batch_size = max(1, int(max_batch_size))
         self.max_wait_s = max(0.0, float(max_wait_s))
+        self.max_gather_s = max(self.max_wait_s, float(max_gather_s))
+        self._coming = 0  # announced requests that have not submitted yet
+        self._local = threading.local()
         self.stats = BatchStats()
-        self._on_batch = on_batch
+        self.on_batch = on_batch
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._closed = False
         self._lock = threading.Lock()
         self._worker = threading.Thread(target=self._run, name=f"workbench-batcher-{backend.name}", daemon=True)
         self._worker.start()
+
+    def announce(self) -> Ticket:
+        """Announce a request as it reaches the server (it will submit later, from whichever thread answers it)."""
+        with self._lock:
+            self._coming += 1
+        return Ticket(self)
+
+    @contextmanager
+    def expecting(self, ticket: Ticket | None = None) -> Iterator[None]:
+        """Answer an announced request in this thread: its :meth:`submit` (or the end of the block) marks it
+        arrived. Without a ``ticket``, the request is announced now."""
+        self._local.ticket = ticket if ticket is not None else self.announce()
+        try:
+            yield
+        finally:
+            self._arrived()
+
+    def _arrived(self) -> None:
+        ticket = getattr(self._local, "ticket", None)
+        if ticket is not None:
+            self._local.ticket = None
+            ticket.arrive()
 
     def submit(self, prompt: Any, params: GenerationParams) -> Future[Generation]:
         """Queue one generation; the future holds its :class:`~workbench.models.Generation` (or its error)."""
@@ -86,6 +131,7 @@ class DynamicBatcher:
             if self._closed:
                 raise RuntimeError("the batcher is closed")
             self._queue.put(request)
+        self._arrived()
         return request.future
 
     def generate(self, prompt: Any, params: GenerationParams) -> Generation:
@@ -114,14 +160,22 @@ class DynamicBatcher:
                 return
 
     def _collect(self, first: _Request) -> tuple[list[_Request], bool]:
-        """``first`` and the requests that join it within ``max_wait_s``; whether the close marker came."""
+        """``first`` and the requests that join it (see the module docstring); whether the close marker came."""
         batch = [first]
-        deadline = time.monotonic() + self.max_wait_s
+        started = time.monotonic()
+        wait_end, gather_end = started + self.max_wait_s, started + self.max_gather_s
         while len(batch) < self.max_batch_size:
-            remaining = deadline - time.monotonic()
+            with self._lock:
+                coming = self._coming
+            remaining = (gather_end if coming else wait_end) - time.monotonic()
             try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                if remaining > 0:
+                    item = self._queue.get(timeout=min(remaining, self.POLL_S) if coming else remaining)
+                else:
+                    item = self._queue.get_nowait()
             except queue.Empty:
+                if remaining > 0:
+                    continue
                 break
             if item is None:
                 return batch, True
@@ -163,8 +217,8 @@ class DynamicBatcher:
         stats.batches += 1
         stats.largest = max(stats.largest, size)
         stats.sizes[size] = stats.sizes.get(size, 0) + 1
-        if self._on_batch is not None:
-            self._on_batch(size)
+        if self.on_batch is not None:
+            self.on_batch(size)
 
 
 class BatchedModel:

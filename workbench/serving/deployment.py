@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.serving.batching import BatchedModel, DynamicBatcher
+from workbench.serving.batching import BatchedModel, DynamicBatcher, Ticket
 from workbench.serving.cache import CachedAnswer, SemanticCache
 
 if TYPE_CHECKING:
@@ -144,9 +144,21 @@ def _record_request(
 
 def answer_request(
     deployment: Deployment, chat: list[dict[str, str]], params: dict[str, Any], *, json_mode: bool,
+    learner: str | None, ticket: Ticket | None = None,
+) -> Reply:  # fmt: skip
+    """Answer a request whole (runs in a worker thread; the generation joins a shared batch).
+
+    Args:
+        ticket: The request's announcement to the batcher (:meth:`DynamicBatcher.announce`), when it has one.
+    """
+    with deployment.batcher.expecting(ticket):
+        return _answer(deployment, chat, params, json_mode=json_mode, learner=learner)
+
+
+def _answer(
+    deployment: Deployment, chat: list[dict[str, str]], params: dict[str, Any], *, json_mode: bool,
     learner: str | None,
 ) -> Reply:  # fmt: skip
-    """Answer a request whole (runs in a worker thread; the generation joins a shared batch)."""
     started = time.perf_counter()
     copilot = deployment.copilot
     turn = copilot.prepare(chat)
@@ -190,6 +202,7 @@ class StreamJob:
         self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self.cancelled = threading.Event()
         self.finished = threading.Event()
+        self.streaming = False  # the event stream started (it then counts itself out of the in-flight gauge)
         self._loop = loop
 
     def _put(self, kind: str, value: Any) -> None:

@@ -81,7 +81,8 @@ def build_deployments(
         if key not in batchers:
             serving = spec.serving
             batchers[key] = DynamicBatcher(
-                copilot.backend, max_batch_size=serving.max_batch_size, max_wait_s=serving.max_wait_ms / 1000
+                copilot.backend, max_batch_size=serving.max_batch_size, max_wait_s=serving.max_wait_ms / 1000,
+                max_gather_s=serving.max_gather_ms / 1000,
             )
         deployments.append(Deployment(copilot, stage, batchers[key], _cache(spec)))
     return deployments

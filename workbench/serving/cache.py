@@ -4,7 +4,7 @@ the cached answer without a model call.
 Keys are *redacted* prompts (the guard's prompt check runs first, so PII never reaches the cache) embedded with
 the offline MiniLM embedder; values are answers that already passed the output checks. Entries are partitioned
 by copilot version and generation parameters, and only greedy requests (temperature 0) are cached: a sampled
-answer is meant to vary. Least recently used entries go first when ``max_entries`` is reached.
+answer is meant to vary. Streamed and JSON-mode requests always go to the model. Least recently used entries go first when ``max_entries`` is reached.
 """
 
 from __future__ import annotations

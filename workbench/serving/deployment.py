@@ -5,7 +5,9 @@ Every answer goes through :meth:`workbench.copilots.Copilot.answer`: the guard, 
 ``generation`` telemetry event whose ``task`` is ``copilot:<id>@<version>`` and whose ``variant`` attribute is
 the stage (``ga``, ``canary`` or ``direct`` for a spec served as is), with redacted text only. A semantic-cache
 hit is recorded as a ``generation`` event too (no tokens, ``cache_hit: true``), and so is a stream whose client
-left before the end (status ``client_disconnected``).
+left before the end (status ``client_disconnected``). The event's learner is the request's ``user`` field, else
+the API key's name (``api-key:<name>``), else the server's own telemetry context; all of them are pseudonymised,
+and the guard's per-learner rate limit and token budget apply to that learner.
 """
 
 from __future__ import annotations

@@ -130,3 +130,7 @@ class PolicyViolation(WorkbenchError):
 
 class RunError(WorkbenchError):
     """A playbook or training run failed."""
+
+
+class PromotionError(WorkbenchError):
+    """A copilot version may not be promoted or rolled back (a gate failed, no evaluation, nothing to restore)."""

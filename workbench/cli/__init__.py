@@ -32,6 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("workbench.cli.report", "Write skills-gap heatmap reports."),
     "template": ("workbench.cli.template", "List and render prompt templates."),
     "guard": ("workbench.cli.guard", "Check text against the guardrail policy."),
+    "copilot": ("workbench.cli.copilot", "Build, evaluate, promote, serve and export copilots."),
 }
 
 

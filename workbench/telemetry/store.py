@@ -297,6 +297,23 @@ class TelemetryStore:
             if len(frame) < chunksize:
                 return
 
+    # -- companion tables ----------------------------------------------------------------------------------
+
+    def connection(self, action: str, *, write: bool = False) -> contextlib.AbstractContextManager[Connection]:
+        """A SQLAlchemy connection for tables that live beside the events in this database (the copilot
+        registry keeps its versions here, so a team's PostgreSQL holds them too).
+
+        Writes go through the process's one writer connection, in a transaction committed when the block ends
+        (rolled back on an error), like the store's own writes; reads use a pooled connection. Database errors
+        become :class:`~workbench.errors.StoreError` naming ``action`` and the fix.
+
+        Args:
+            action: What the caller does, for error messages (``"read the copilot registry"``).
+            write: Whether the block writes.
+        """
+        self._check_open()
+        return _ReadGuard(self._backend, action, write=write)
+
     # -- lifecycle -----------------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -385,11 +402,11 @@ class TelemetryStore:
 
 
 class _ReadGuard:
-    """A read connection that turns database errors into :class:`StoreError`."""
+    """A read (or write) connection that turns database errors into :class:`StoreError`."""
 
-    def __init__(self, backend: StoreBackend, action: str) -> None:
+    def __init__(self, backend: StoreBackend, action: str, *, write: bool = False) -> None:
         self._backend, self._action = backend, action
-        self._tx = backend.reading()
+        self._tx = backend.writing() if write else backend.reading()
 
     def __enter__(self) -> Connection:
         try:

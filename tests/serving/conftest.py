@@ -1,0 +1,41 @@
+"""Serving fixtures: a scaffolded copilot on workbench-tiny, its deployments and a live server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from serving_helpers import LiveServer, make_app
+
+
+@pytest.fixture(scope="session")
+def served_template(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A scaffolded copilot folder on workbench-tiny (copied per test with ``served_spec``)."""
+    from workbench.copilots import new_copilot
+
+    folder = tmp_path_factory.mktemp("served") / "it-helpdesk"
+    new_copilot("it-helpdesk", folder, model="workbench-tiny")
+    return folder
+
+
+@pytest.fixture
+def served_spec(served_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the served copilot's folder."""
+    return Path(shutil.copytree(served_template, tmp_path / "it-helpdesk"))
+
+
+@pytest.fixture
+def server(served_spec: Path, tiny_model: Any) -> Iterator[LiveServer]:
+    """A live server of the copilot, no API key (loopback)."""
+    with LiveServer(make_app(served_spec, tiny_model)) as live:
+        yield live
+
+
+@pytest.fixture
+def keyed_server(served_spec: Path, tiny_model: Any) -> Iterator[LiveServer]:
+    """A live server that takes the key ``team=s3cret``."""
+    with LiveServer(make_app(served_spec, tiny_model, api_keys=("team=s3cret",))) as live:
+        yield live

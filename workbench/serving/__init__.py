@@ -1,0 +1,48 @@
+"""Serving copilots as an OpenAI-compatible endpoint (an edge: it imports the layers below, nothing imports it).
+
+Any OpenAI client works unchanged (the ``openai`` package, LangChain's ``ChatOpenAI``, curl)::
+
+    workbench copilot serve it-helpdesk/copilot.yaml --port 8000
+    curl http://127.0.0.1:8000/v1/chat/completions -H 'Content-Type: application/json' \\
+         -d '{"model": "it-helpdesk", "messages": [{"role": "user", "content": "My VPN is broken"}]}'
+
+Pieces: :mod:`~workbench.serving.app` (routes, errors, streams), :mod:`~workbench.serving.batching` (dynamic
+batching), :mod:`~workbench.serving.deployment` (versions, canary routing, telemetry),
+:mod:`~workbench.serving.cache` (semantic cache), :mod:`~workbench.serving.metrics` (Prometheus),
+:mod:`~workbench.serving.server` (address checks, uvicorn). Names load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "create_app": "workbench.serving.app",
+    "parse_api_keys": "workbench.serving.app",
+    "DynamicBatcher": "workbench.serving.batching",
+    "BatchedModel": "workbench.serving.batching",
+    "SemanticCache": "workbench.serving.cache",
+    "Deployment": "workbench.serving.deployment",
+    "Router": "workbench.serving.deployment",
+    "build_app": "workbench.serving.server",
+    "build_deployments": "workbench.serving.server",
+    "check_bind": "workbench.serving.server",
+    "is_loopback": "workbench.serving.server",
+    "serve": "workbench.serving.server",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench.serving' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

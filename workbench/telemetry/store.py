@@ -23,6 +23,7 @@ all, and it is durable (across a crash of the writing process) when the call ret
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time

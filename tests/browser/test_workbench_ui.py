@@ -69,8 +69,8 @@ def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page,
     expect(page.locator(".jp-mod-current .jp-TabBar-tabLabel, .lm-TabBar-tab.jp-mod-current")).to_contain_text(
         f"{PB}.ipynb")
     checklist = sidebar.locator(".wb-Checklist")
-    expect(checklist.locator(".wb-Task")).to_have_count(7, timeout=30000)
-    expect(sidebar.locator(".wb-ProgressText")).to_contain_text("0 / 7")
+    expect(checklist.locator(".wb-Task")).to_have_count(8, timeout=30000)
+    expect(sidebar.locator(".wb-ProgressText")).to_contain_text("0 / 8")
     expect(sidebar.locator(".wb-ReportSection")).to_be_hidden()  # a learner, not a manager: no team report
 
     page.wait_for_function(KERNEL_READY, timeout=120000)
@@ -97,8 +97,8 @@ def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page,
     run_through(page, 'with task("first-generation")', above=False)
     expect(first).to_have_attribute("data-status", "completed", timeout=120000)
     expect(first.locator(".wb-TaskGlyph")).to_have_text("✓")
-    expect(sidebar.locator(".wb-ProgressText")).to_contain_text("1 / 7")
-    expect(sidebar.locator(".wb-Bar")).to_have_attribute("aria-valuenow", "14")
+    expect(sidebar.locator(".wb-ProgressText")).to_contain_text("1 / 8")
+    expect(sidebar.locator(".wb-Bar")).to_have_attribute("aria-valuenow", "13")
     expect(checklist.locator('.wb-Task[data-task-id="chat-messages"]')).to_have_attribute("data-status", "not_started")
     task_output = notebook.locator(".jp-OutputArea-output", has_text="your playground run")
     expect(task_output).to_contain_text("✓ the model generated tokens in your playground run")

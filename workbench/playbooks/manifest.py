@@ -294,7 +294,13 @@ def read_manifest_file(path: Path) -> tuple[Any, str]:
     """Parse ``path`` as YAML; returns (data, text). Raises :class:`ValidationError` on bad YAML."""
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        if not path.parent.is_dir():
+            raise ValidationError(
+                "not a playbook folder",
+                file=path.parent,
+                hint="pass a playbook's folder (the one holding playbook.yaml) or its id",
+            ) from None
         raise ValidationError(
             "the playbook has no manifest",
             file=path,

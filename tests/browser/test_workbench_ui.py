@@ -42,6 +42,25 @@ def run_through(page: Page, marker: str, *, above: bool = True) -> None:
     }""", [marker, above])
 
 
+def answer_exercise(page: Page, exercise: str, code: str) -> None:
+    """Write ``code`` in place of exercise ``exercise``'s stub, as the learner types it in the cell's editor.
+
+    The learner version (``workbench playbook release``) ships ``raise NotImplementedError("exercise <id>: ...")``
+    where the author's answer was; the edit goes through the notebook's shared model, like keystrokes do.
+    """
+    page.evaluate("""([exercise, code]) => {
+      const panel = window.jupyterapp.shell.currentWidget;
+      const stub = 'raise NotImplementedError("exercise ' + exercise + ':';
+      const cell = panel.content.widgets.find(c => c.model.sharedModel.getSource().includes(stub));
+      if (!cell) { throw new Error('no cell holds the stub of exercise ' + exercise); }
+      const lines = cell.model.sharedModel.getSource().split('\\n');
+      const at = lines.findIndex(l => l.includes(stub));
+      const indent = lines[at].match(/^ */)[0];
+      lines.splice(at, 1, ...code.split('\\n').map(l => indent + l));
+      cell.model.sharedModel.setSource(lines.join('\\n'));
+    }""", [exercise, code])
+
+
 def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page, lab_server: Any) -> None:
     app_has = "(id) => window.jupyterapp.commands.hasCommand(id)"
     for command in ("workbench:open", "workbench:start-playbook", "workbench:refresh"):
@@ -93,7 +112,13 @@ def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page,
     expect(playground.locator(".wb-history-item")).to_have_count(1)  # the run is in the widget's history
     expect(first).to_have_attribute("data-status", "not_started")  # trying is not finishing: the task cell checks
 
-    # The task cell reads the learner's own playground run and checks it.
+    # The task cell reads the learner's own playground run and checks it; its exercise is a stub until the
+    # learner writes an answer, so running it unchanged fails the task (the shipped answer is not theirs).
+    run_through(page, 'with task("first-generation")', above=False)
+    expect(first).to_have_attribute("data-status", "failed", timeout=120000)
+    expect(notebook.locator(".jp-OutputArea-output", has_text="NotImplementedError")).to_contain_text(
+        "exercise first-generation")
+    answer_exercise(page, "first-generation", 'my_question = "What is the capital of France? Answer in one sentence."')
     run_through(page, 'with task("first-generation")', above=False)
     expect(first).to_have_attribute("data-status", "completed", timeout=120000)
     expect(first.locator(".wb-TaskGlyph")).to_have_text("✓")
@@ -140,7 +165,7 @@ def test_bad_input_and_a_server_restart_show_clear_messages(page: Page, lab_serv
     expect(message).to_contain_text("Cannot reach the Jupyter server", timeout=30000)
     lab_server.start()
     expect(message).to_contain_text("Reconnected", timeout=60000)
-    expect(sidebar.locator(".wb-Checklist .wb-Task")).to_have_count(7)
+    expect(sidebar.locator(".wb-Checklist .wb-Task")).to_have_count(8)
     screenshot(page, "workbench-after-restart.png")
     # JupyterLab's own errors while its server is down (requests cut off by the restart) are expected here.
     page.wb_errors.clear()

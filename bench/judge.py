@@ -16,7 +16,9 @@ and Cohen's kappa (linear and quadratic weights) with the human levels:
   deterministic stand-in the judge has to beat.
 
 Every routed verdict must reach the review queue (a private one, under a temporary data dir): the script exits
-1 when a routed verdict was not queued. Wall time of the judge (model load apart) is printed per set.
+1 when a routed verdict was not queued. Wall time and CPU time of scoring (model load apart) are printed per
+set; on a shared machine the CPU time is the steadier figure (with ``--threads 1`` it is what one free core
+takes).
 """
 
 from __future__ import annotations
@@ -57,11 +59,15 @@ def run_set(rubric_id: str, path: str, baselines: dict[str, str], backend: Any, 
         items, lines = items[:limit], lines[:limit]
     labelled = labelled_set(rubric_id, items, source=path, lines=lines)
     before = len(queue.pending(rubric=rubric_id))
+    cpu = time.process_time()
     report = measure_agreement(rubric_id, labelled, backend=backend, k=k, review_queue=queue, baselines=baselines)
+    cpu = time.process_time() - cpu
     received = len(queue.pending(rubric=rubric_id)) - before
     routed = sum(c.to_review for c in report.criteria)
     data = report.to_dict()
     data["queue_check"] = {"routed": routed, "received": received, "ok": routed == received}
+    # CPU seconds of this process: on a shared machine the wall time says more about the neighbours.
+    data["cpu_seconds"] = round(cpu, 2)
     return data, report.lines()
 
 
@@ -85,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="judge model (default: WORKBENCH_JUDGE_MODEL, else the default model)")
     parser.add_argument("--k", type=int, help="judge samples per item (default: the rubric's, 3)")
     parser.add_argument("--limit", type=int, help="only the first N items of each set (a quick look)")
+    parser.add_argument("--set", dest="sets", action="append", choices=[r for r, _, _ in SETS],
+                        help="only this labelled set (repeatable; default: all)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--markdown", action="store_true", help="also print the rows as a Markdown table")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -104,12 +112,23 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     backend = load_model(name)
     load_seconds = time.perf_counter() - start
-    results, texts = [], []
+    if not args.json:
+        print(f"Judge {getattr(backend, 'name', name)} (loaded in {load_seconds:.2f} s), {torch.get_num_threads()} "
+              f"torch thread(s), load average {_load_average()}", flush=True)
+    results = []
     with ReviewQueue(Path(os.environ["WORKBENCH_DATA_DIR"]) / "bench-reviews.db") as queue:
         for rubric_id, path, baselines in SETS:
+            if args.sets and rubric_id not in args.sets:
+                continue
             data, text = run_set(rubric_id, path, baselines, backend, args.k, args.limit, queue)
             results.append(data)
-            texts.append(text)
+            if not args.json:  # each set as soon as it is measured: a full run takes a while on a CPU
+                check = data["queue_check"]
+                items = max(1, data["items"])
+                print("\n" + "\n".join(text))
+                print(f"  review queue received {check['received']} of {check['routed']} routed verdicts; "
+                      f"{data['seconds'] / items:.2f} s wall and {data['cpu_seconds'] / items:.2f} s CPU per item; "
+                      f"load average {_load_average()}", flush=True)
     report = {
         "model": getattr(backend, "name", name), "load_seconds": round(load_seconds, 2),
         "torch_threads": torch.get_num_threads(), "load_average": _load_average(), "sets": results,
@@ -121,15 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"Judge {report['model']} (loaded in {report['load_seconds']} s), {report['torch_threads']} torch "
-              f"thread(s), load average {report['load_average']}")
-        for data, text in zip(results, texts, strict=True):
-            print()
-            print("\n".join(text))
-            check = data["queue_check"]
-            per_item = data["seconds"] / data["items"] if data["items"] else 0.0
-            print(f"  review queue received {check['received']} of {check['routed']} routed verdicts; "
-                  f"{per_item:.2f} s per item")
         if args.markdown:
             print()
             print("\n".join(markdown(results)))

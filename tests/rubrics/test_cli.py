@@ -133,3 +133,14 @@ def test_agreement_with_a_judge_sends_unsure_verdicts_to_review(
     assert code == 0 and [p["item_id"] for p in pending] == ["unsure"]
     code, out, _ = run_cli(capsys, "rubric", "agreement", "tone-policy", "--labels", str(labels))
     assert code == 0 and "judge-confident" in out and "sent to review" in out
+
+
+def test_doctor_names_the_judge_model(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.settings import reset_settings
+
+    code, out, _ = run_cli(capsys, "doctor", "--no-probe", "--json")
+    assert code == 0 and json.loads(out)["judge_model"] == {"name": "workbench-tiny", "configured": None}
+    monkeypatch.setenv("WORKBENCH_JUDGE_MODEL", "openai:qwen2.5:32b")
+    reset_settings()
+    code, out, _ = run_cli(capsys, "doctor", "--no-probe")
+    assert code == 0 and "judge model: openai:qwen2.5:32b (WORKBENCH_JUDGE_MODEL)" in out

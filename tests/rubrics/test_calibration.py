@@ -202,7 +202,12 @@ def test_measuring_routes_nothing_by_default(fake_judge: FakeOpenAIServer) -> No
 @pytest.mark.slow
 def test_smollm2_judge_on_ten_labelled_replies(smollm2: Any, tmp_path: Path) -> None:
     """The default model as a constrained judge on 10 hand-labelled replies (k=3): valid verdicts, and every
-    verdict it is unsure of lands in the review queue. Agreement itself is measured by bench/judge.py."""
+    verdict it is unsure of lands in the review queue. Agreement itself is measured by bench/judge.py.
+
+    One torch thread (about 32 s of judging here): two threads spin-waiting on a loaded 2-core machine are slower.
+    """
+    import torch
+
     items, lines = [], []
     for number, raw in enumerate((JUDGE_SETS / "tone-policy.jsonl").read_text(encoding="utf-8").splitlines(), 1):
         if number % 7 == 1:  # every 7th reply: a spread of levels
@@ -210,7 +215,12 @@ def test_smollm2_judge_on_ten_labelled_replies(smollm2: Any, tmp_path: Path) -> 
             lines.append(number)
     lab = labelled_set("tone-policy", items[:10], source="tone-policy.jsonl", lines=lines[:10])
     queue = ReviewQueue(tmp_path / "reviews.db")
-    report = measure_agreement("tone-policy", lab, backend=smollm2, review_queue=queue)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        report = measure_agreement("tone-policy", lab, backend=smollm2, review_queue=queue)
+    finally:
+        torch.set_num_threads(threads)
     polite = report.criterion("polite-tone")
     assert report.model == "smollm2-135m-instruct" and report.judge_calls == 30
     assert polite.invalid_samples == 0  # constrained decoding: every sample is a valid verdict

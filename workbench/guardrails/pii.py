@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from workbench._registry import Registry
-from workbench.guardrails.names import find_person_names
+from workbench.guardrails.names import find_person_names, might_hold_a_name
 
 #: Every kind :func:`scan_pii` can report.
 PII_KINDS: tuple[str, ...] = (
@@ -496,7 +496,12 @@ class StreamRedactor:
         if ctx:
             space = self._raw.find(" ", ctx, start)
             ctx = space + 1 if space >= 0 else start
-        found = scan_pii(self._raw[ctx:], **self._scan_kwargs)  # type: ignore[arg-type]
+        kwargs = self._scan_kwargs
+        if not might_hold_a_name(self._raw[start:cut]):
+            # Most released pieces are a lower-case word or two: no name can be in them, so skip the model.
+            kinds: Iterable[str] = kwargs.get("kinds") or DEFAULT_KINDS  # type: ignore[assignment]
+            kwargs = {**kwargs, "kinds": [k for k in kinds if k != "person"]}
+        found = scan_pii(self._raw[ctx:], **kwargs)  # type: ignore[arg-type]
         out: list[str] = []
         pos = start
         for f in found:

@@ -22,7 +22,7 @@ from workbench.guardrails import redact
 
 #: The file in a run's folder that receives the kernel process's stdout and stderr.
 KERNEL_LOG = "kernel.log"
-_LOG_LIMIT = 4 * 1024 * 1024  # a bigger kernel log is cut to its last 4 MiB before it is redacted
+_LOG_LIMIT = 1024 * 1024  # a bigger kernel log is cut to its last MiB before it is redacted
 _INJECTED_TAG = "injected-parameters"
 
 

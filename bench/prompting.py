@@ -18,7 +18,9 @@ workbench-tiny`` for a quick run; fp32, CPU, greedy decoding):
   prompt and on the output.
 
 The prompts hold no PII, so the bare and the guarded paths send the model the same text and the same tokens
-(a redacted prompt would be a different prompt); the name detector still runs on every prompt and output.
+(a redacted prompt would be a different prompt); the name detector still runs on every prompt and output, and
+its per-text cache is cleared before each guarded call, so every round pays the full scan (greedy decoding
+repeats the same outputs, which would otherwise be cache hits).
 
 Paths run interleaved (the order alternates every round) over the same prompts, after a warm-up round; the
 figure per path is the median of the per-round totals. Ratio = guarded / bare_hf; target <= 1.05. Each
@@ -84,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from workbench.guardrails import Guard
+    from workbench.guardrails.names import clear_cache as clear_name_cache
     from workbench.models import load_model
     from workbench.prompting import guarded_generate
     from workbench.telemetry import get_recorder, open_store
@@ -120,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(backend.generate(prompt, max_new_tokens=n, temperature=0.0).output_tokens)
 
     def guarded(prompt: str) -> int:
+        clear_name_cache()
         return guarded_generate(backend, prompt, params={"max_new_tokens": n, "temperature": 0.0}, guard=guard).output_tokens
 
     paths = {"bare_hf": bare, "backend": wrapped, "guarded": guarded}
@@ -157,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for _ in range(reps):
         for prompt in PROMPTS:
+            clear_name_cache()
             guarded_generate(instant, prompt, params={"max_new_tokens": n}, guard=guard)  # type: ignore[arg-type]
     recorder.flush()
     isolated_ms = (time.perf_counter() - t0) / (reps * len(PROMPTS)) * 1000

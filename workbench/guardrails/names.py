@@ -220,18 +220,23 @@ def _find(text: str, with_model: bool) -> list[tuple[int, int]]:
     return spans
 
 
-def might_hold_a_name(text: str) -> bool:
-    """A cheap, generous check: could ``text`` hold a name (a capitalised word, a given name, a cue word)?
+def might_hold_a_name(text: str, start: int = 0) -> bool:
+    """A cheap, generous check: could ``text[start:]`` hold a name?
 
-    Used by the stream redactor to skip the model for released pieces that cannot hold a name (short given
-    names that are also common words, ``may``, ``can``, count only after a context word).
+    True for a capitalised word inside a sentence, a known given name (one of three letters or fewer, which
+    are often common words such as ``may``, only after a context word), or a context word. ``text[:start]`` is
+    context only (whether a capital opens a sentence). Used by the stream redactor to skip the model for
+    released pieces that cannot hold a name.
     """
     given = lexicon()[0]
     words = _words(text)
     for i, w in enumerate(words):
-        if w.glued:
+        if w.start < start or w.glued:
             continue
-        if w.cap or w.lower in _CUES or (w.lower in given and (len(w.lower) > 3 or (i and words[i - 1].lower in _CUES))):
+        after_cue = i > 0 and words[i - 1].lower in _CUES
+        if (w.cap and (not w.initial or w.lower in given)) or w.lower in _CUES or after_cue:
+            return True
+        if w.lower in given and len(w.lower) > 3:
             return True
     return False
 

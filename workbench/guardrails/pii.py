@@ -497,7 +497,7 @@ class StreamRedactor:
             space = self._raw.find(" ", ctx, start)
             ctx = space + 1 if space >= 0 else start
         kwargs = self._scan_kwargs
-        if not might_hold_a_name(self._raw[start:cut]):
+        if not might_hold_a_name(self._raw[ctx:cut], start - ctx):
             # Most released pieces are a lower-case word or two: no name can be in them, so skip the model.
             kinds: Iterable[str] = kwargs.get("kinds") or DEFAULT_KINDS  # type: ignore[assignment]
             kwargs = {**kwargs, "kinds": [k for k in kinds if k != "person"]}

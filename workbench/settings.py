@@ -125,6 +125,9 @@ class WorkbenchSettings(BaseSettings):
         description="Secret key of the HMAC that turns learner ids into pseudonyms. Set one per organisation.",
     )
     min_group_size: int = Field(5, ge=1, description="Team views suppress groups smaller than this.")
+    pii_ner: bool = Field(
+        True, description="Find person names with the offline NER model too (off: lexicon and context rules only)."
+    )
     playbook_dirs: list[Path] = Field(default_factory=list, description="Extra folders searched for playbooks.")
     telemetry_batch_size: int = Field(100, ge=1, description="Events buffered before a durable write.")
     telemetry_flush_interval_s: float = Field(1.0, gt=0, description="Longest an event waits in the buffer.")

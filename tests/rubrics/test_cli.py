@@ -45,6 +45,29 @@ def test_validate(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     assert code == 0 and json.loads(out)["valid"] is True
 
 
+def test_validate_refuses_a_taxonomy_with_a_duplicate_skill_id(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
+) -> None:
+    taxonomy = (data_dir / "rubric_taxonomy.yaml").read_text()
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(taxonomy.replace("id: unicycling, name: Unicycling", "id: juggling, name: Unicycling"))
+    rubric = str(data_dir / "rubric_unknown_skill.yaml")
+    code, out, _ = run_cli(capsys, "rubric", "validate", rubric, "--taxonomy", str(twice), "--json")
+    data = json.loads(out)
+    assert code == 2 and data["error"] == "ValidationError"
+    assert "juggling" in data["message"] and "twice" in data["message"] and data["field"] == "skills[1].id"
+    # The same file is refused the same way by `workbench report --taxonomy` (one loader).
+    code, _, err = run_cli(capsys, "report", "--taxonomy", str(twice))
+    assert code == 2 and "skill id 'juggling' appears twice" in err
+    # And by the rubric library's own id reader.
+    from workbench.errors import ValidationError
+    from workbench.rubrics import load_taxonomy_ids
+
+    with pytest.raises(ValidationError, match="appears twice") as info:
+        load_taxonomy_ids(twice)
+    assert info.value.line == 6
+
+
 def test_score_deterministic(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     args = ["rubric", "score", str(data_dir / "rubric_valid.yaml"), "--input", str(data_dir / "rubric_items.jsonl")]
     code, out, _ = run_cli(capsys, *args, "--json", "--subject", "learner", "--no-record")

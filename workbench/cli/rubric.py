@@ -67,13 +67,16 @@ def show_command(rubric: str, as_json: bool) -> None:
 @command.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Skills taxonomy YAML whose ids the rubric's skills must use (default: built-in ids).")
+              help="Skills taxonomy YAML whose ids the rubric's skills must use, validated as "
+                   "`workbench report --taxonomy` does (default: built-in ids).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def validate_command(file: Path, taxonomy: Path | None, as_json: bool) -> None:
     """Check a rubric file; errors name the line and field."""
     from workbench.rubrics import load_rubric
+    from workbench.skills import load_taxonomy
 
-    rub = load_rubric(file, taxonomy=taxonomy)
+    # The taxonomy goes through the same loader as `workbench report --taxonomy` (duplicate ids, levels...).
+    rub = load_rubric(file, taxonomy=load_taxonomy(taxonomy).skill_ids if taxonomy else None)
     if as_json:
         emit_json({"valid": True, "id": rub.id, "version": rub.version, "criteria": len(rub.criteria),
                    "fields": rub.input_fields()})

@@ -48,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "Message": "generation",
     "load_embedder": "embeddings",
     "Embedder": "embeddings",
+    "refuse_pickle_weights": "folders",
+    "hub_snapshot": "_hf",
 }
 
 __all__ = [
@@ -68,17 +70,21 @@ __all__ = [
     "default_model_name",
     "detect_device",
     "detect_devices",
+    "hub_snapshot",
     "load_embedder",
     "load_model",
     "plan_quantization",
     "prepare_builtin",
     "probe_quantization",
+    "refuse_pickle_weights",
 ]
 
 if TYPE_CHECKING:
+    from workbench.models._hf import hub_snapshot
     from workbench.models.backends import ChatBackend
     from workbench.models.devices import DeviceInfo, detect_device, detect_devices
     from workbench.models.embeddings import Embedder, load_embedder
+    from workbench.models.folders import refuse_pickle_weights
     from workbench.models.generation import Generation, GenerationParams, GenerationStream, Message
     from workbench.models.loading import MODEL_SOURCES, default_model_name, load_model, prepare_builtin
     from workbench.models.quantization import (

@@ -135,6 +135,20 @@ def _resolve(name: str) -> tuple[str, bool]:
     return name, False
 
 
+def _refuse_pickles(target: str, local: bool) -> None:
+    """Refuse pickle weights in the folder (or cached hub snapshot) before sentence-transformers reads it."""
+    from workbench.models._hf import hub_snapshot
+    from workbench.models.folders import refuse_pickle_weights
+
+    folder = Path(target) if Path(target).is_dir() else (hub_snapshot(target) if local else None)
+    if folder is not None:
+        refuse_pickle_weights(
+            folder,
+            hint="use an embedding model saved as safetensors; convert once, where you trust the source: "
+            "SentenceTransformer(folder).save(folder, safe_serialization=True), then delete the pickle files",
+        )
+
+
 def load_embedder(name: str | None = None, *, device: Any = None) -> Embedder:
     """Load (once per process) the embedding model ``name``.
 
@@ -146,7 +160,7 @@ def load_embedder(name: str | None = None, *, device: Any = None) -> Embedder:
     Raises:
         ModelNotFoundError: The name is neither bundled, a folder, nor a hub id.
         OfflineError: A hub id that is not cached while offline.
-        ModelLoadError: The folder cannot be loaded.
+        ModelLoadError: The folder cannot be loaded, or its weights are pickles (refused before loading).
     """
     from workbench.models.devices import detect_device
     from workbench.settings import get_settings
@@ -159,6 +173,7 @@ def load_embedder(name: str | None = None, *, device: Any = None) -> Embedder:
         if cached is not None:
             return cached
         target, local = _resolve(name)
+        _refuse_pickles(target, local)
         from workbench.models._hf import quiet_hf
         from workbench.models.quantization import quiet_bitsandbytes
 
@@ -168,7 +183,9 @@ def load_embedder(name: str | None = None, *, device: Any = None) -> Embedder:
             with quiet_hf():
                 from sentence_transformers import SentenceTransformer
 
-                model = SentenceTransformer(target, device=torch_device, local_files_only=local)
+                model = SentenceTransformer(
+                    target, device=torch_device, local_files_only=local, model_kwargs={"use_safetensors": True}
+                )
         except Exception as exc:
             raise ModelLoadError(
                 f"sentence-transformers could not load the embedding model: {type(exc).__name__}: {exc}",

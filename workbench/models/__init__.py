@@ -17,6 +17,7 @@ Quick tour::
     load_model("org/name")                   # a hub id (cache, or download when online)
     load_model("openai:llama3.2", base_url="http://localhost:11434/v1")   # Ollama, vLLM, llama.cpp...
     load_embedder().embed_documents(["a", "b"])                          # all-MiniLM-L6-v2, offline
+    load_embedder(variant="torch-fp32")      # the reference runtime (default "auto": the fastest here)
 """
 
 from __future__ import annotations
@@ -47,15 +48,19 @@ _EXPORTS: dict[str, str] = {
     "Message": "generation",
     "load_embedder": "embeddings",
     "Embedder": "embeddings",
+    "EmbeddingVariant": "embedding_variants",
+    "EMBEDDING_VARIANTS": "embedding_variants",
 }
 
 __all__ = [
+    "EMBEDDING_VARIANTS",
     "MODEL_SOURCES",
     "SMOLLM2_MODEL",
     "TINY_MODEL",
     "ChatBackend",
     "DeviceInfo",
     "Embedder",
+    "EmbeddingVariant",
     "Generation",
     "GenerationParams",
     "GenerationStream",
@@ -76,6 +81,7 @@ __all__ = [
 if TYPE_CHECKING:
     from workbench.models.backends import ChatBackend
     from workbench.models.devices import DeviceInfo, detect_device, detect_devices
+    from workbench.models.embedding_variants import EMBEDDING_VARIANTS, EmbeddingVariant
     from workbench.models.embeddings import Embedder, load_embedder
     from workbench.models.generation import Generation, GenerationParams, GenerationStream, Message
     from workbench.models.loading import MODEL_SOURCES, default_model_name, load_model

@@ -5,7 +5,7 @@ whole sentence-transformers pipeline, pooling included, so the graph returns sen
 against PyTorch on sentences of different lengths. The int8 form is ONNX Runtime's dynamic quantization of the
 matrix products (``onnxruntime.quantization.quantize_dynamic``); the OpenVINO form is that runtime's own
 reading of the float32 graph, saved as IR with float32 weights. Each form is a folder under
-``<models_dir>/embeddings/<name>-<key>/`` built with :func:`~workbench.models.cache.atomic_build` (written
+``<models_dir>/embeddings/<model folder>-<key>/`` built with :func:`~workbench.models.cache.atomic_build` (written
 once across processes, renamed into place), holding the model, ``tokenizer.json`` and
 ``workbench-export.json`` (written last). The key changes when the model's files change.
 """
@@ -66,11 +66,13 @@ class ExportedModel:
         return cls(folder, data["model_file"], tuple(data["inputs"]), int(data["max_length"]), int(data["dim"]))
 
 
-def exported_model(name: str, target: str, *, local: bool, form: Form) -> ExportedModel:
+def exported_model(target: str, *, local: bool, form: Form) -> ExportedModel:
     """The ``form`` export of the model ``target``, built in the model cache on first use.
 
+    Aliases of one model (``minilm``, the wheel's folder) share one export: the cache folder is named after the
+    model's files, not after the name it was asked for.
+
     Args:
-        name: The name the model was asked for (names the cache folder).
         target: Its folder, or a hub id cached locally.
         local: Whether ``target`` is a local folder (``local_files_only`` for sentence-transformers).
         form: ``onnx-fp32``, ``onnx-int8`` or ``openvino``.
@@ -81,7 +83,7 @@ def exported_model(name: str, target: str, *, local: bool, form: Form) -> Export
     """
     from workbench.settings import get_settings
 
-    base = get_settings().models_dir / "embeddings" / f"{_slug(name)}-{_source_key(target, local)}"
+    base = get_settings().models_dir / "embeddings" / f"{_slug(target, local)}-{_source_key(target, local)}"
     fp32 = atomic_build(base / "onnx-fp32", lambda tmp: _export_onnx(target, local, tmp), manifest=EXPORT_MANIFEST)
     folder = fp32
     if form == "onnx-int8":
@@ -91,8 +93,10 @@ def exported_model(name: str, target: str, *, local: bool, form: Form) -> Export
     return ExportedModel.read(folder)
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).name or name).strip("-").lower() or "model"
+def _slug(target: str, local: bool) -> str:
+    """A readable folder name: the last two parts of a folder's path, or the hub id."""
+    name = "-".join(Path(target).parts[-2:]) if local else target
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-").lower() or "model"
 
 
 def _source_key(target: str, local: bool) -> str:

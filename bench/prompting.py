@@ -2,9 +2,10 @@
 
 Usage::
 
-    python bench/prompting.py [--rounds R] [--max-new-tokens N] [--json] [--check]
+    python bench/prompting.py [--model M] [--rounds R] [--max-new-tokens N] [--json] [--check]
 
-What is measured, in one process, on the built-in tiny model (fp32, CPU, greedy decoding):
+What is measured, in one process, on the real default model ``smollm2-135m-instruct`` (``--model
+workbench-tiny`` for a quick run; fp32, CPU, greedy decoding):
 
 - ``bare_hf``: the peer: ``tokenizer(prompt)`` -> ``model.generate(..., do_sample=False)`` -> ``decode``,
   straight on the Hugging Face objects behind the backend.
@@ -13,6 +14,13 @@ What is measured, in one process, on the built-in tiny model (fp32, CPU, greedy 
   allow/deny, deny terms, injection heuristics, PII scan and redaction, the learner's rate limit and token
   budget in SQLite, hash-chained audit appends), generation, output checks, and a ``generation`` telemetry
   event through the buffered Recorder into a real SQLite store; the final flush is included in the time.
+  The PII scan includes person names (the NER model and rules of :mod:`workbench.guardrails.names`) on the
+  prompt and on the output.
+
+The prompts hold no PII, so the bare and the guarded paths send the model the same text and the same tokens
+(a redacted prompt would be a different prompt); the name detector still runs on every prompt and output, and
+its per-text cache is cleared before each guarded call, so every round pays the full scan (greedy decoding
+repeats the same outputs, which would otherwise be cache hits).
 
 Paths run interleaved (the order alternates every round) over the same prompts, after a warm-up round; the
 figure per path is the median of the per-round totals. Ratio = guarded / bare_hf; target <= 1.05. Each
@@ -50,7 +58,7 @@ PROMPTS = [
     "Translate the meeting is postponed into French.",
     "Turn these notes into a checklist for the release.",
     "Answer using only the provided sources and cite them.",
-    "Bob reads the report at night.",
+    "The analyst reads the report at night.",
     "The cat sat on the mat and looked at the door.",
     "What does a temperature of zero change in sampling?",
     "Compare LoRA and full fine-tuning for a small model.",
@@ -59,7 +67,8 @@ PROMPTS = [
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--model", default="smollm2-135m-instruct", help="model to load (default: the real default)")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--check", action="store_true", help="exit 1 when the ratio is above the target")
@@ -77,12 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from workbench.guardrails import Guard
+    from workbench.guardrails.names import clear_cache as clear_name_cache
     from workbench.models import load_model
     from workbench.prompting import guarded_generate
     from workbench.telemetry import get_recorder, open_store
 
     torch.set_num_threads(1)  # one thread per path: steadier on a shared 2-core machine
-    backend = load_model("workbench-tiny")
+    backend = load_model(args.model)
     model, tok = backend.model, backend.tokenizer
     n = args.max_new_tokens
     # The built-in default policy, with a rate limit above what the benchmark sends in a minute.
@@ -113,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(backend.generate(prompt, max_new_tokens=n, temperature=0.0).output_tokens)
 
     def guarded(prompt: str) -> int:
+        clear_name_cache()
         return guarded_generate(backend, prompt, params={"max_new_tokens": n, "temperature": 0.0}, guard=guard).output_tokens
 
     paths = {"bare_hf": bare, "backend": wrapped, "guarded": guarded}
@@ -150,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     for _ in range(reps):
         for prompt in PROMPTS:
+            clear_name_cache()
             guarded_generate(instant, prompt, params={"max_new_tokens": n}, guard=guard)  # type: ignore[arg-type]
     recorder.flush()
     isolated_ms = (time.perf_counter() - t0) / (reps * len(PROMPTS)) * 1000
@@ -173,13 +185,14 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_estimated_from_isolated": round(1 + isolated_ms / (medians["bare_hf"] / calls * 1000), 4),
         "same_token_counts": tokens["bare_hf"] == tokens["guarded"],
         "generation_events_recorded": events,
+        "model": backend.name,
         "target": args.target,
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, torch {torch.__version__}",
     }
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"{calls} prompts x {args.rounds} rounds, {n} new tokens, greedy, tiny model on CPU")
+        print(f"{calls} prompts x {args.rounds} rounds, {n} new tokens, greedy, {backend.name} on CPU")
         for k in paths:
             print(f"  {k:<8} {report['per_call_ms'][k]:8.2f} ms/call   (median round {medians[k]:.3f} s)")
         print(f"  overhead of the guarded, recorded path: {report['overhead_per_call_ms']:.2f} ms/call")

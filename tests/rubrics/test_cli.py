@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,29 @@ def test_validate(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     code, out, _ = run_cli(capsys, "rubric", "validate", str(data_dir / "rubric_unknown_skill.yaml"),
                            "--taxonomy", str(data_dir / "rubric_taxonomy.yaml"), "--json")
     assert code == 0 and json.loads(out)["valid"] is True
+
+
+def test_validate_refuses_a_taxonomy_with_a_duplicate_skill_id(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
+) -> None:
+    taxonomy = (data_dir / "rubric_taxonomy.yaml").read_text()
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(taxonomy.replace("id: unicycling, name: Unicycling", "id: juggling, name: Unicycling"))
+    rubric = str(data_dir / "rubric_unknown_skill.yaml")
+    code, out, _ = run_cli(capsys, "rubric", "validate", rubric, "--taxonomy", str(twice), "--json")
+    data = json.loads(out)
+    assert code == 2 and data["error"] == "ValidationError"
+    assert "juggling" in data["message"] and "twice" in data["message"] and data["field"] == "skills[1].id"
+    # The same file is refused the same way by `workbench report --taxonomy` (one loader).
+    code, _, err = run_cli(capsys, "report", "--taxonomy", str(twice))
+    assert code == 2 and "skill id 'juggling' appears twice" in err
+    # And by the rubric library's own id reader.
+    from workbench.errors import ValidationError
+    from workbench.rubrics import load_taxonomy_ids
+
+    with pytest.raises(ValidationError, match="appears twice") as info:
+        load_taxonomy_ids(twice)
+    assert info.value.line == 6
 
 
 def test_score_deterministic(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
@@ -84,3 +108,62 @@ def test_score_with_judge_and_review(capsys: pytest.CaptureFixture[str], tmp_pat
     assert json.loads(out)["counts"]["pending"] == data["summary"]["to_review"]
     code, out, _ = run_cli(capsys, "rubric", "agreement")
     assert code == 0 and "no reviewed verdicts yet" in out
+
+
+JUDGE_SETS = Path(__file__).resolve().parents[2] / "datasets" / "judge"
+
+
+def test_agreement_with_labels_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "rubric", "agreement", "tone-policy", "--labels",
+                           str(JUDGE_SETS / "tone-policy.jsonl"), "--no-judge", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["rubric"] == "tone-policy@1" and data["items"] == 71 and data["model"] is None
+    rows = {(r["criterion"], r["rater"]): r for r in data["rows"]}
+    assert set(rows) == {("no-pii", "deterministic"), ("no-forbidden-terms", "deterministic"),
+                         ("no-shouting", "deterministic")}
+    assert all(r["n"] == 71 and 0 <= r["exact"] <= 1 and "kappa_quadratic" in r for r in rows.values())
+    code, out, _ = run_cli(capsys, "rubric", "agreement", "rag-faithfulness", "--labels",
+                           str(JUDGE_SETS / "rag-faithfulness.jsonl"), "--no-judge", "--baseline",
+                           "faithful=answer-overlap")
+    assert code == 0 and "baseline:answer-overlap" in out and "kappa-quad" in out
+
+
+def test_agreement_with_labels_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    labels = str(JUDGE_SETS / "tone-policy.jsonl")
+    code, _, err = run_cli(capsys, "rubric", "agreement", "--labels", labels)
+    assert code == 2 and "--labels needs the rubric" in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, "rubric", "agreement", "tone-policy", "--labels", labels, "--baseline", "x")
+    assert code == 2 and "is not CRITERION=OTHER" in err
+    code, _, err = run_cli(capsys, "rubric", "agreement", "rag-faithfulness", "--labels", labels)
+    assert code == 2 and "tone-policy.jsonl:1 (field 'sources')" in err
+
+
+def test_agreement_with_a_judge_sends_unsure_verdicts_to_review(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fake_judge: Any
+) -> None:
+    items = [{"id": "sure", "input": "Help?", "output": "Fine [level 3].", "human": {"polite-tone": 3}},
+             {"id": "unsure", "input": "Help?", "output": "Hmm (unsure).", "human": {"polite-tone": 1}}]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    code, out, _ = run_cli(capsys, "rubric", "agreement", "tone-policy", "--labels", str(labels), "--review",
+                           "--json")
+    data = json.loads(out)
+    polite = next(c for c in data["criteria"] if c["criterion"] == "polite-tone")
+    assert code == 0 and data["model"] == "openai:fake-judge" and data["judge_calls"] == 6
+    assert polite["to_review"] == 1 and polite["queued"] == 1 and polite["review_share"] == 0.5
+    code, out, _ = run_cli(capsys, "rubric", "review", "--json")
+    pending = json.loads(out)["pending"]
+    assert code == 0 and [p["item_id"] for p in pending] == ["unsure"]
+    code, out, _ = run_cli(capsys, "rubric", "agreement", "tone-policy", "--labels", str(labels))
+    assert code == 0 and "judge-confident" in out and "sent to review" in out
+
+
+def test_doctor_names_the_judge_model(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.settings import reset_settings
+
+    code, out, _ = run_cli(capsys, "doctor", "--no-probe", "--json")
+    assert code == 0 and json.loads(out)["judge_model"] == {"name": "workbench-tiny", "configured": None}
+    monkeypatch.setenv("WORKBENCH_JUDGE_MODEL", "openai:qwen2.5:32b")
+    reset_settings()
+    code, out, _ = run_cli(capsys, "doctor", "--no-probe")
+    assert code == 0 and "judge model: openai:qwen2.5:32b (WORKBENCH_JUDGE_MODEL)" in out

@@ -96,6 +96,21 @@ def test_empty_dataset(tmp_path: Path) -> None:
         load_examples(tmp_path / "missing.jsonl")
 
 
+def test_validate_cli_on_an_empty_file_says_it_is_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli import main
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["tune", "validate", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "the file is empty" in err and "listed above" not in err
+    assert '{"instruction": ' in err and "one JSON object per line" in err
+    blank = write_jsonl(tmp_path / "blank.jsonl", ["", "// only a comment"])
+    assert main(["tune", "validate", str(blank)]) == 2
+    err = capsys.readouterr().err
+    assert "only blank or comment lines" in err and "listed above" not in err
+
+
 def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(

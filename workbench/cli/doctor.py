@@ -74,6 +74,9 @@ def collect(*, probe: bool = True) -> dict[str, Any]:
     from workbench.models.measure import builtin_models
 
     report["default_model"] = {"name": default_model_name(), "configured": settings.default_model}
+    from workbench.rubrics import judge_model_name
+
+    report["judge_model"] = {"name": judge_model_name(), "configured": settings.judge_model}
     report["builtin_models"] = [m.to_dict() for m in builtin_models()]
 
     try:
@@ -160,6 +163,9 @@ def command(as_json: bool, no_probe: bool) -> None:
     dm = report["default_model"]
     note = "" if dm["name"] == dm["configured"] else f" [yellow](configured {dm['configured']} is not installed)[/]"
     console.print(f"default model: [bold]{dm['name']}[/]{note}")
+    jm = report["judge_model"]
+    source = "WORKBENCH_JUDGE_MODEL" if jm["configured"] else "the default model"
+    console.print(f"judge model: {jm['name']} ({source})")
     for m in report["builtin_models"]:
         state = ("ready" if m["built"] else "not built yet") if m["available"] else f"[red]unavailable[/]: {m['note']}"
         console.print(f"  built-in {m['name']}: {state}")

@@ -12,6 +12,7 @@ import click
 
 from workbench.cli import emit_json
 from workbench.errors import ConfigError
+from workbench.models.embedding_variants import CPU_DEFAULT, VARIANT_CHOICES
 from workbench.rag import DEFAULT_EVAL_K, DEFAULT_K, FUSIONS, MODES, SPLITTERS
 
 
@@ -27,9 +28,52 @@ def _weights(value: str) -> tuple[float, float]:
     return parts[0], parts[1]
 
 
-def _progress(done: int, total: int) -> None:
-    if sys.stderr.isatty():
-        click.echo(f"\rembedding chunks: {done}/{total}", nl=done >= total, err=True)
+class EmbedProgress:
+    """A progress bar on stderr for ``(done, total)`` embedding progress: chunks/s and ETA (tqdm).
+
+    The bar shows only when stderr is a terminal, so ``--json`` output and logs stay clean. It also remembers
+    how many chunks a checkpoint supplied (``resumed``) and the embedding rate, for the report.
+    """
+
+    def __init__(self, label: str = "embedding") -> None:
+        self.label = label
+        self.bar: Any = None
+        self.done = self.total = self.resumed = 0
+        self.started = self.finished = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.resumed, self.started = done, now
+            self.bar = tqdm(
+                total=total, initial=done, unit="chunk", desc=self.label, file=sys.stderr, disable=None,
+                dynamic_ncols=True, smoothing=0.1,
+            )  # fmt: skip
+        else:
+            self.bar.update(done - self.done)
+        self.done, self.total, self.finished = done, total, now
+
+    def close(self) -> None:
+        """Close the bar (leaving its last line on the terminal)."""
+        if self.bar is not None:
+            self.bar.close()
+
+    @property
+    def chunks_per_s(self) -> float | None:
+        """Chunks embedded per second in this run (``None`` when nothing was embedded)."""
+        embedded, seconds = self.done - self.resumed, self.finished - self.started
+        return round(embedded / seconds, 2) if embedded and seconds > 0 else None
+
+    def interrupted(self, out: Path) -> str:
+        """The line printed when Ctrl-C stops a build that checkpoints into ``out``'s checkpoint folder."""
+        from workbench.rag import checkpoint_folder
+
+        return (
+            f"interrupted: {self.done} of {self.total} chunks are embedded and kept in {checkpoint_folder(out)}; "
+            "run the same command again to resume"
+        )
 
 
 @click.group()
@@ -47,29 +91,49 @@ def command() -> None:
 @click.option("--splitter", type=click.Choice(SPLITTERS), default="markdown", show_default=True,
               help="markdown: cut on headings first (Markdown/HTML); recursive: paragraphs, lines, words.")  # fmt: skip
 @click.option("--embedder", default=None, help="Embedding model (default: settings.default_embedder).")
+@click.option("--variant", type=click.Choice(VARIANT_CHOICES, case_sensitive=False), default=None,
+              help="How the embedder runs (default: settings.embedding_variant, 'auto': on a CPU "
+              f"{CPU_DEFAULT}, the fastest that keeps retrieval quality; torch-fp32 on a GPU). The index "
+              "records it, and queries use the same one.")  # fmt: skip
 @click.option("--max-file-mb", default=20.0, show_default=True, help="Skip files larger than this.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 def index_cmd(
     src: Path, out: Path, chunk_size: int, chunk_overlap: int, splitter: str, embedder: str | None,
-    max_file_mb: float, as_json: bool,
+    variant: str | None, max_file_mb: float, as_json: bool,
 ) -> None:  # fmt: skip
-    """Index the documents in SRC (Markdown, text, HTML, PDF) into the folder --out."""
+    """Index the documents in SRC (Markdown, text, HTML, PDF) into the folder --out.
+
+    Embedding shows a progress bar (chunks/s, ETA) on a terminal. Ctrl-C keeps the chunks embedded so far
+    next to --out; running the same command again embeds only the rest.
+    """
     from workbench.rag import ChunkingConfig, RagIndex
 
     chunking = ChunkingConfig(splitter=splitter, chunk_size=chunk_size, chunk_overlap=chunk_overlap)  # type: ignore[arg-type]
     started = time.perf_counter()
-    index = RagIndex.build(
-        src, out=out, chunking=chunking, embedder=embedder, max_file_bytes=int(max_file_mb * 1e6),
-        progress=None if as_json else _progress,
-    )  # fmt: skip
+    progress = EmbedProgress()
+    try:
+        index = RagIndex.build(
+            src, out=out, chunking=chunking, embedder=embedder, variant=variant,
+            max_file_bytes=int(max_file_mb * 1e6), progress=progress,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo(progress.interrupted(out), err=True)
+        raise
+    progress.close()
     seconds = time.perf_counter() - started
-    report = {**index.info(), "seconds": round(seconds, 2)}
+    embedding = {"resumed_chunks": progress.resumed, "chunks_per_s": progress.chunks_per_s}
+    report = {**index.info(), "seconds": round(seconds, 2), "embedding": embedding}
     if as_json:
         emit_json(report)
         return
     click.echo(
         f"indexed {report['documents']} documents ({report['chunks']} chunks) in {seconds:.1f}s -> {index.path}"
     )
+    rate = f", {progress.chunks_per_s:.1f} chunks/s" if progress.chunks_per_s else ""
+    click.echo(f"  embedder {index.embedder.name}, variant {report['embedder']['variant']}{rate}")
+    if progress.resumed:
+        click.echo(f"  resumed: {progress.resumed} chunks came from the checkpoint of an interrupted run")
     for skipped in index.skipped:
         click.echo(
             f"  skipped {skipped.source}: {skipped.reason}" + (f" ({skipped.hint})" if skipped.hint else "")
@@ -87,16 +151,18 @@ def index_cmd(
 @click.option("--weights", default="0.5,0.5", show_default=True, help="Dense,BM25 weights of the fusion.")
 @click.option("--rerank", default=None, help="Cross-encoder folder (none ships) to rerank the candidates.")
 @click.option("--embedder", default=None, help="Refused unless it is the embedder the index was built with.")
+@click.option("--variant", type=click.Choice(VARIANT_CHOICES, case_sensitive=False), default=None,
+              help="Refused unless it is the variant the index was built with (default: the index's own).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON (source, text, score...).")
 def query_cmd(
     index_dir: Path, question: str, k: int, mode: str, fusion: str, weights: str, rerank: str | None,
-    embedder: str | None, as_json: bool,
+    embedder: str | None, variant: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Retrieve the chunks of INDEX_DIR that best answer QUESTION."""
     from workbench.rag import RagIndex, load_reranker
 
     reranker = load_reranker(rerank) if rerank else None
-    index = RagIndex.load(index_dir, embedder=embedder)
+    index = RagIndex.load(index_dir, embedder=embedder, variant=variant)
     hits = index.search(question, k, mode=mode, fusion=fusion, weights=_weights(weights), reranker=reranker)
     if as_json:
         emit_json([hit.to_dict() for hit in hits])
@@ -151,8 +217,17 @@ def eval_cmd(
               help="Folder source ids are relative to (default: the folder the index was built from).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 def add_cmd(index_dir: Path, paths: tuple[Path, ...], root: Path | None, as_json: bool) -> None:
-    """Add or refresh documents (files or folders) without re-embedding the rest."""
-    _update(index_dir, lambda index: index.add(paths, root=root), as_json)
+    """Add or refresh documents (files or folders) without re-embedding the rest.
+
+    Shows the same progress bar as `rag index`; Ctrl-C keeps the new chunks embedded so far for the next run.
+    """
+    progress = EmbedProgress()
+    try:
+        _update(index_dir, lambda index: index.add(paths, root=root, progress=progress), as_json, progress)
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo(progress.interrupted(index_dir), err=True)
+        raise
 
 
 @command.command("remove")
@@ -164,13 +239,17 @@ def remove_cmd(index_dir: Path, sources: tuple[str, ...], as_json: bool) -> None
     _update(index_dir, lambda index: index.remove(sources), as_json)
 
 
-def _update(index_dir: Path, change: Callable[[Any], Any], as_json: bool) -> None:
+def _update(
+    index_dir: Path, change: Callable[[Any], Any], as_json: bool, progress: EmbedProgress | None = None
+) -> None:
     """Load the index, apply ``change`` (which saves it) and print its ``UpdateReport``."""
     from workbench.rag import RagIndex, index_lock
 
     # Concurrent `rag add`/`rag remove` wait for each other instead of conflicting.
     with index_lock(index_dir):
         report = change(RagIndex.load(index_dir))
+    if progress is not None:
+        progress.close()
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -190,7 +269,8 @@ def info_cmd(index_dir: Path, as_json: bool) -> None:
         emit_json(manifest)
         return
     click.echo(f"index       {index_dir}")
-    click.echo(f"embedder    {manifest['embedder'].get('name')} (dim {manifest['embedder'].get('dim')})")
+    spec = manifest["embedder"]
+    click.echo(f"embedder    {spec.get('name')} (dim {spec.get('dim')}, variant {spec.get('variant')})")
     chunking = manifest["chunking"]
     click.echo(
         f"chunking    {chunking.get('splitter')}, size {chunking.get('chunk_size')}, overlap {chunking.get('chunk_overlap')}"

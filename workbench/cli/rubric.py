@@ -67,13 +67,16 @@ def show_command(rubric: str, as_json: bool) -> None:
 @command.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--taxonomy", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Skills taxonomy YAML whose ids the rubric's skills must use (default: built-in ids).")
+              help="Skills taxonomy YAML whose ids the rubric's skills must use, validated as "
+                   "`workbench report --taxonomy` does (default: built-in ids).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def validate_command(file: Path, taxonomy: Path | None, as_json: bool) -> None:
     """Check a rubric file; errors name the line and field."""
     from workbench.rubrics import load_rubric
+    from workbench.skills import load_taxonomy
 
-    rub = load_rubric(file, taxonomy=taxonomy)
+    # The taxonomy goes through the same loader as `workbench report --taxonomy` (duplicate ids, levels...).
+    rub = load_rubric(file, taxonomy=load_taxonomy(taxonomy).skill_ids if taxonomy else None)
     if as_json:
         emit_json({"valid": True, "id": rub.id, "version": rub.version, "criteria": len(rub.criteria),
                    "fields": rub.input_fields()})
@@ -85,7 +88,7 @@ def validate_command(file: Path, taxonomy: Path | None, as_json: bool) -> None:
 @click.argument("rubric")
 @click.option("--input", "input_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="JSONL file, one item per line, with the fields the rubric reads.")
-@click.option("--model", "-m", help="Judge model (default: settings.default_model).")
+@click.option("--model", "-m", help="Judge model (default: WORKBENCH_JUDGE_MODEL, else the default model).")
 @click.option("--k", type=click.IntRange(min=1, max=32), help="Judge samples per item (default: the rubric's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Added to every judge's seed.")
 @click.option("--subject", type=click.Choice(["copilot", "learner"]), default="copilot", show_default=True,
@@ -146,14 +149,38 @@ def review_command(rubric: str | None, limit: int, as_json: bool) -> None:
 
 
 @command.command("agreement")
-@click.option("--rubric", help="Only this rubric id.")
+@click.argument("rubric", required=False)
+@click.option("--labels", type=click.Path(dir_okay=False, path_type=Path),
+              help="Labelled JSONL set (items with a 'human' object of levels, e.g. datasets/judge/*.jsonl): "
+                   "measure RUBRIC's scorers against it.")
+@click.option("--model", "-m", help="Judge model (default: WORKBENCH_JUDGE_MODEL, else the default model).")
+@click.option("--k", type=click.IntRange(min=1, max=32), help="Judge samples per item (default: the rubric's).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Added to every judge's seed.")
+@click.option("--no-judge", is_flag=True, help="Only the deterministic and reference scorers (seconds).")
+@click.option("--baseline", "baselines", multiple=True, metavar="CRITERION=OTHER",
+              help="Also read OTHER's deterministic verdicts against CRITERION's human levels "
+                   "(e.g. faithful=answer-overlap).")
+@click.option("--review", is_flag=True,
+              help="Also send the verdicts the judge is unsure of to the review queue (off: the items are labelled).")
+@click.option("--rubric", "rubric_filter", help="Only this rubric id (review-queue agreement).")
 @click.option("--json", "as_json", is_flag=True, help="Print the agreement table as JSON.")
-def agreement_command(rubric: str | None, as_json: bool) -> None:
-    """AI-human agreement per rubric and criterion: exact agreement and weighted Cohen's kappa."""
+def agreement_command(rubric: str | None, labels: Path | None, model: str | None, k: int | None, seed: int,
+                      no_judge: bool, baselines: tuple[str, ...], review: bool, rubric_filter: str | None,
+                      as_json: bool) -> None:
+    """Agreement with people: exact agreement and weighted Cohen's kappa (linear and quadratic).
+
+    With --labels, score a labelled set with RUBRIC and compare each labelled criterion with the human
+    levels: the deterministic scorers, the judge, the judge's confident verdicts and the share it sends to
+    review. Without --labels, agreement between AI verdicts and reviewers' decisions in the review queue
+    (RUBRIC, or --rubric, filters it).
+    """
+    if labels is not None:
+        _labelled_agreement(rubric, labels, model, k, seed, no_judge, baselines, review, as_json)
+        return
     from workbench.rubrics import ReviewQueue
 
     with ReviewQueue() as queue:
-        rows = queue.agreement(rubric=rubric)
+        rows = queue.agreement(rubric=rubric or rubric_filter)
     if as_json:
         emit_json([r.to_dict() for r in rows])
         return
@@ -167,3 +194,28 @@ def agreement_command(rubric: str | None, as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r.rubric}/{r.criterion or '(all)'}  n={r.n}  exact={fmt(r.exact)}  "
                    f"kappa(quadratic)={fmt(r.kappa_quadratic)}  kappa(linear)={fmt(r.kappa_linear)}")
+
+
+def _labelled_agreement(rubric: str | None, labels: Path, model: str | None, k: int | None, seed: int,
+                        no_judge: bool, baselines: tuple[str, ...], review: bool, as_json: bool) -> None:
+    from workbench.errors import ValidationError
+    from workbench.rubrics import measure_agreement
+
+    if not rubric:
+        raise ValidationError("--labels needs the rubric the levels belong to", field="RUBRIC",
+                              hint="workbench rubric agreement rag-faithfulness --labels "
+                                   "datasets/judge/rag-faithfulness.jsonl")
+    pairs = {}
+    for text in baselines:
+        target, sep, proxy = text.partition("=")
+        if not sep or not target.strip() or not proxy.strip():
+            raise ValidationError(f"--baseline '{text}' is not CRITERION=OTHER", field="baseline",
+                                  hint="e.g. --baseline faithful=answer-overlap")
+        pairs[target.strip()] = proxy.strip()
+    report = measure_agreement(rubric, labels, model=model, k=k, seed=seed, judge=not no_judge,
+                               review_queue=None if review else False, baselines=pairs)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    for line in report.lines():
+        click.echo(line)

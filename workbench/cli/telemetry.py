@@ -1,4 +1,8 @@
-"""``workbench telemetry``: inspect the telemetry store (counts and the latest events)."""
+"""``workbench telemetry``: inspect and administer the telemetry store.
+
+``stats`` and ``tail`` read it; ``migrate`` upgrades its schema (or prints the DDL); ``erase`` deletes one
+learner's events with an audit record, and ``erasures`` lists that audit log.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ _URL_HELP = "Store URL (default: settings.store_url, i.e. WORKBENCH_STORE_URL)."
 
 @click.group(name="telemetry")
 def command() -> None:
-    """Inspect the telemetry store."""
+    """Inspect and administer the telemetry store."""
 
 
 @command.command()
@@ -99,6 +103,67 @@ def tail(n: int, kinds: tuple[str, ...], url: str | None, as_json: bool) -> None
             f"{e.time.isoformat(timespec='seconds')}  {e.kind!s:<14} {e.learner or '-'}  {e.team or '-'}  "
             f"{where}  {e.status or '-'}  {duration}  {attrs}"
         )
+
+
+@command.command()
+@click.option("--url", default=None, help=_URL_HELP)
+@click.option("--to", "target", default="head", show_default=True, help="The revision to upgrade to.")
+@click.option("--sql", "as_sql", is_flag=True, help="Print the DDL for the URL's database instead of running it.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def migrate(url: str | None, target: str, as_sql: bool, as_json: bool) -> None:
+    """Upgrade the store's schema (stores also upgrade themselves when opened)."""
+    if as_sql:
+        from workbench.settings import get_settings
+        from workbench.telemetry.migrate import migration_sql
+
+        click.echo(migration_sql(url or str(get_settings().store_url), target))
+        return
+    from workbench.telemetry.maintenance import upgrade_store
+
+    result = upgrade_store(url, target)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    change = f"upgraded from {result.before or 'an empty database'}" if result.changed else "already current"
+    click.echo(f"{result.url}: schema revision {result.after} ({change})")
+
+
+@command.command()
+@click.argument("learner")
+@click.option("--requested-by", required=True, help="Who asks for the erasure (kept in the audit log).")
+@click.option("--reason", required=True, help="Why: a ticket, 'learner request', 'retention policy'.")
+@click.option("--url", default=None, help=_URL_HELP)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def erase(learner: str, requested_by: str, reason: str, url: str | None, yes: bool, as_json: bool) -> None:
+    """Delete every event of LEARNER (raw id or pseudonym), recorded in the erasure audit log."""
+    from workbench.telemetry import pseudonymize
+    from workbench.telemetry.maintenance import erase_learner
+
+    if not yes and not as_json:
+        click.confirm(f"Delete every event of {pseudonymize(learner)} for good?", abort=True)
+    record = erase_learner(learner, requested_by=requested_by, reason=reason, store=url)
+    if as_json:
+        emit_json(record.to_dict())
+        return
+    click.echo(f"erased {record.events} events of {record.learner} (erasure {record.id})")
+
+
+@command.command()
+@click.option("--learner", default=None, help="Only this learner's erasures (raw id or pseudonym).")
+@click.option("--url", default=None, help=_URL_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def erasures(learner: str | None, url: str | None, as_json: bool) -> None:
+    """The erasure audit log, oldest first."""
+    from workbench.telemetry.maintenance import erasures as read_log
+
+    log = read_log(url, learner=learner)
+    if as_json:
+        emit_json([e.to_dict() for e in log])
+        return
+    for e in log:
+        click.echo(f"{e.time.isoformat(timespec='seconds')}  {e.learner}  {e.events:>7} events  "
+                   f"by {e.requested_by}: {e.reason}  ({e.id})")
 
 
 def _keyed(counts: dict[Any, int], top: int) -> dict[str, int]:

@@ -283,9 +283,9 @@ def validate_command(data: Path, fmt: str, as_json: bool) -> None:
     if not report.ok:
         if as_json:
             raise SystemExit(2)
+        if not report.errors:
+            raise report.empty_error()
         raise ValidationError(
-            f"{len(report.errors)} bad line(s)" if report.errors else "the dataset has no examples",
-            file=data,
-            line=report.errors[0].line if report.errors else None,
+            f"{len(report.errors)} bad line(s)", file=data, line=report.errors[0].line,
             hint="fix the lines listed above",
         )

@@ -21,6 +21,7 @@ from workbench.guardrails.guard import Decision, Guard, Preflight, resolve_learn
 from workbench.guardrails.injection import InjectionResult, check_injection
 from workbench.guardrails.limits import Reservation, UsageLimiter
 from workbench.guardrails.pii import (
+    DEFAULT_KINDS,
     PII_DETECTORS,
     PII_KINDS,
     REGEX_KINDS,
@@ -36,6 +37,7 @@ from workbench.guardrails.pii import (
 from workbench.guardrails.policy import DEFAULT_POLICY_PATH, Policy, default_policy, load_policy
 
 __all__ = [
+    "DEFAULT_KINDS",
     "DEFAULT_POLICY_PATH",
     "PII_DETECTORS",
     "PII_KINDS",

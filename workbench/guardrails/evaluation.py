@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.guardrails.injection import check_injection
-from workbench.guardrails.pii import REGEX_KINDS, PiiFinding, scan_pii
+from workbench.guardrails.pii import DEFAULT_KINDS, PiiFinding, scan_pii
 
 
 @dataclass
@@ -46,18 +46,32 @@ class KindScore:
 
 @dataclass
 class PiiEvaluation:
-    """Per-kind scores on a labelled set, plus throughput and the misses (for debugging detectors)."""
+    """Per-kind scores on a labelled set, plus throughput, the unchanged rate and the misses.
+
+    Attributes:
+        negatives: Records with no PII at all.
+        negatives_unchanged: Those of them in which nothing was found (so redaction leaves them as they were).
+    """
 
     kinds: dict[str, KindScore]
     records: int
     checks_per_s: float
     errors: list[dict[str, Any]] = field(default_factory=list)
+    negatives: int = 0
+    negatives_unchanged: int = 0
+
+    @property
+    def unchanged_rate(self) -> float:
+        """Share of PII-free texts left unchanged (1.0 when there are none)."""
+        return self.negatives_unchanged / self.negatives if self.negatives else 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
         return {
             "records": self.records,
             "checks_per_s": round(self.checks_per_s, 1),
+            "unchanged_rate": round(self.unchanged_rate, 4),
+            "negatives": self.negatives,
             "kinds": {
                 k: {"precision": round(s.precision, 4), "recall": round(s.recall, 4), "support": s.support,
                     "tp": s.tp, "fp": s.fp, "fn": s.fn}
@@ -76,7 +90,7 @@ def evaluate_pii(
     records: Sequence[dict[str, Any]] | str | Path,
     *,
     scan: Callable[[str], Iterable[PiiFinding]] = scan_pii,
-    kinds: Sequence[str] = REGEX_KINDS,
+    kinds: Sequence[str] = DEFAULT_KINDS,
     repeat: int = 1,
 ) -> PiiEvaluation:
     """Score a PII detector on labelled records.
@@ -96,8 +110,12 @@ def evaluate_pii(
         for r in rows:
             scan(r["text"])
     elapsed = time.perf_counter() - start
+    negatives = unchanged = 0
     for row, predicted in zip(rows, predictions, strict=False):
         text = row["text"]
+        if not row.get("entities"):
+            negatives += 1
+            unchanged += not predicted
         gold = []
         for ent in row.get("entities", []):
             begin = text.find(ent["value"])
@@ -121,7 +139,8 @@ def evaluate_pii(
                 scores[k].fn += 1
                 errors.append({"id": row.get("id"), "type": "fn", "kind": k, "text": text, "missed": text[b:e]})
     checks = len(rows) * repeat
-    return PiiEvaluation(scores, len(rows), checks / elapsed if elapsed > 0 else float("inf"), errors)
+    rate = checks / elapsed if elapsed > 0 else float("inf")
+    return PiiEvaluation(scores, len(rows), rate, errors, negatives=negatives, negatives_unchanged=unchanged)
 
 
 @dataclass

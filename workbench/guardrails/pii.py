@@ -1,16 +1,21 @@
-"""PII detection and redaction with cheap regexes plus checksums.
+"""PII detection and redaction: checksummed regexes for formats, a model-plus-rules detector for names.
 
-Each kind has a candidate regex and, where the format has one, a checksum or structural check that removes
-most false positives: Luhn for card numbers (and Canadian SINs), ISO 13616 mod-97 for IBANs, the stdlib
-``ipaddress`` parser for IP addresses, the issuing rules of US SSNs and UK NINOs, the check letter of Spanish
-DNIs and the Verhoeff digit of Indian Aadhaar numbers. Everything here is pure Python ``re`` work, a few
-microseconds per short text, so a guard can sit on the generation path without costing it anything visible.
+Each format kind has a candidate regex and, where the format has one, a checksum or structural check that
+removes most false positives: Luhn for card numbers (and Canadian SINs), ISO 13616 mod-97 for IBANs, the stdlib
+``ipaddress`` parser for IP addresses, the issuing rules of US SSNs and UK NINOs (either case), the check
+letter of Spanish DNIs and the Verhoeff digit of Indian Aadhaar numbers. Phones cover international, NANP,
+national trunk and French (``06 79 10 52 41``, ``03.93.26.65.36``) formats; a bare nine-digit number counts as
+an SSN or TIN only right after a word that says so (``SSN``, ``social``, ``TIN``). These are pure ``re`` work,
+a few microseconds per short text.
 
-Names (``person``) need a NER model; none ships, so that kind is an optional hook: register a detector with
-:func:`register_pii_detector` and name it in the policy (``pii.detectors``).
+Names (``person``) are on by default too: :mod:`workbench.guardrails.names` scores words with an offline NER
+model, a first-name lexicon, context words and hard-negative rules (about 10 ms per short text with the model).
+Names are looked for last, so a name inside an e-mail address is reported as the e-mail. More detectors can be
+registered with :func:`register_pii_detector` and named in a policy (``pii.detectors``).
 
-Detection is probabilistic: precision and recall are measured on ``tests/data/pii_labelled.jsonl`` by
-``bench/guardrails.py``, and a test holds a floor on them. Treat redaction as a safety net, not a boundary.
+Detection is probabilistic: precision and recall are measured on ``tests/data/pii_labelled.jsonl`` and
+``tests/data/pii_names_labelled.jsonl`` by ``bench/guardrails.py``, and a test holds a floor on them. Treat
+redaction as a safety net, not a boundary.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from workbench._registry import Registry
+from workbench.guardrails.names import find_person_names, might_hold_a_name
 
 #: Every kind :func:`scan_pii` can report.
 PII_KINDS: tuple[str, ...] = (
@@ -32,8 +38,10 @@ PII_KINDS: tuple[str, ...] = (
     "national_id",
     "person",
 )
-#: Kinds the built-in regex detectors find (``person`` needs a registered NER detector).
+#: Kinds the built-in regex detectors find (every kind but ``person``).
 REGEX_KINDS: tuple[str, ...] = PII_KINDS[:-1]
+#: Kinds :func:`scan_pii` looks for when none are named: all of them, names included.
+DEFAULT_KINDS: tuple[str, ...] = PII_KINDS
 
 
 @dataclass(frozen=True)
@@ -83,13 +91,13 @@ class RedactionResult:
         return bool(self.findings)
 
 
-#: A detector takes a text and returns findings; register extra ones (e.g. NER for names) by name.
+#: A detector takes a text and returns findings; register extra ones (another NER model, in-house ids) by name.
 PiiDetector = Callable[[str], Sequence[PiiFinding]]
 PII_DETECTORS: Registry[PiiDetector] = Registry("PII detector", group="workbench.pii_detectors")
 
 
 def register_pii_detector(name: str, detector: PiiDetector, *, replace: bool = False) -> PiiDetector:
-    """Register an extra detector (for example a NER model that finds ``person`` names).
+    """Register an extra detector (for example another NER model, or an in-house id format).
 
     Args:
         name: The name a policy uses in ``pii.detectors``.
@@ -182,12 +190,18 @@ _IPV6 = re.compile(r"(?<![\w:.])\[?((?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{0,4
 _VERSION_CONTEXT = re.compile(r"(?:version|ver\.?|v|release|build|firmware|rev\.?)\s*$", re.IGNORECASE)
 
 _SSN = re.compile(r"(?<![\w+-])(?<!\d[ -])(?!000|666|9\d\d)(\d{3})([- ])(?!00)(\d{2})\2(?!0000)(\d{4})(?![\d-])")
+# A bare nine-digit number is an SSN (or a TIN, which may start with 9) only right after a word that says so.
+_ID_WORD_GAP = r"(?:\s*(?:is|was|number|no\.?|nr\.?|[:#=-]))*\s*"
 _SSN_BARE = re.compile(
-    r"(?:ssn|social security(?: number| no\.?)?)\W{0,4}(?!000|666|9\d\d)(\d{3}(?!00)\d{2}(?!0000)\d{4})(?!\d)",
+    r"\b(?:ssn|social(?: security)?)" + _ID_WORD_GAP + r"(?!000|666|9\d\d)(\d{3}(?!00)\d{2}(?!0000)\d{4})(?!\d)",
     re.IGNORECASE,
 )
+_TIN_BARE = re.compile(
+    r"\b(?:i?tin|tax(?:payer)? id(?:entification)?)" + _ID_WORD_GAP + r"(?!000000000)(\d{9})(?!\d)", re.IGNORECASE
+)
 _NINO = re.compile(
-    r"(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])"
+    r"(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])",
+    re.IGNORECASE,
 )
 _SIN = re.compile(r"(?<![\w+-])(?<!\d[ -])([1-79]\d{2})([- ])(\d{3})\2(\d{3})(?![\d-])")
 _DNI = re.compile(r"(?<![A-Za-z0-9])(\d{8})-?([A-Z])(?![A-Za-z0-9])")
@@ -196,6 +210,8 @@ _AADHAAR = re.compile(r"(?<![\w+-])(?<!\d[ -])([2-9]\d{3})([ -])(\d{4})\2(\d{4})
 _PHONE_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){2,6}(?![\w])")
 _PHONE_NANP = re.compile(r"(?<![\w.+-])(?:1[ .-])?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-]|\.\d)")
 _PHONE_TRUNK = re.compile(r"(?<![\w.+-])\(?0\d{1,4}\)?[ -]\d{3,4}[ -]?\d{3,4}(?![\w-]|\.\d)")
+# French national numbers: 0 + nine digits in five pairs, one separator throughout ("06 79 10 52 41").
+_PHONE_FR = re.compile(r"(?<![\w.+-])0[1-9]([ .-])\d{2}(?:\1\d{2}){3}(?![\w-]|[.-]\d)")
 _PHONE_CONTEXT = re.compile(
     r"(?:phone|tel|telephone|mobile|cell|call|fax|ring|whatsapp|sms|text me)(?: (?:me|us|number|no\.?))?(?: (?:at|on))?[:\s]{1,3}(\+?\d[\d ]{8,15}\d)(?![\w-])",
     re.IGNORECASE,
@@ -280,8 +296,13 @@ def _national_ids(text: str) -> Iterable[PiiFinding]:
         yield PiiFinding("national_id", m.start(), m.end(), m.group(), "us_ssn")
     for m in _SSN_BARE.finditer(text):
         yield PiiFinding("national_id", m.start(1), m.end(1), m.group(1), "us_ssn")
+    for m in _TIN_BARE.finditer(text):
+        yield PiiFinding("national_id", m.start(1), m.end(1), m.group(1), "us_tin")
     for m in _NINO.finditer(text):
-        yield PiiFinding("national_id", m.start(), m.end(), m.group(), "uk_nino")
+        letters = [c for c in m.group() if c.isalpha()]
+        # One case throughout ("ab 12 34 56 c" or "AB 12 34 56 C"), not a mixed-case identifier.
+        if all(c.isupper() for c in letters) or all(c.islower() for c in letters):
+            yield PiiFinding("national_id", m.start(), m.end(), m.group(), "uk_nino")
     for m in _SIN.finditer(text):
         if luhn_valid(m.group(1) + m.group(3) + m.group(4)):
             yield PiiFinding("national_id", m.start(), m.end(), m.group(), "ca_sin")
@@ -294,7 +315,7 @@ def _national_ids(text: str) -> Iterable[PiiFinding]:
 
 
 def _phones(text: str) -> Iterable[PiiFinding]:
-    for rx, detail in ((_PHONE_INTL, "international"), (_PHONE_NANP, "nanp"), (_PHONE_TRUNK, "national")):
+    for rx, detail in ((_PHONE_INTL, "international"), (_PHONE_NANP, "nanp"), (_PHONE_TRUNK, "national"), (_PHONE_FR, "fr")):
         for m in rx.finditer(text):
             raw = m.group().rstrip(" .-")
             while raw.endswith(")") and raw.count(")") > raw.count("("):
@@ -311,7 +332,13 @@ def _phones(text: str) -> Iterable[PiiFinding]:
             yield PiiFinding("phone", m.start(1), m.end(1), m.group(1), "context")
 
 
-# Order = priority when two findings overlap (checksummed formats win over loose phone patterns).
+def _persons(text: str) -> Iterable[PiiFinding]:
+    for start, end in find_person_names(text):
+        yield PiiFinding("person", start, end, text[start:end])
+
+
+# Order = priority when two findings overlap (checksummed formats win over loose phone patterns; a name inside an
+# e-mail address or an IBAN's bank code is that e-mail or IBAN).
 _DETECTORS: dict[str, Callable[[str], Iterable[PiiFinding]]] = {
     "email": _emails,
     "iban": _ibans,
@@ -319,14 +346,15 @@ _DETECTORS: dict[str, Callable[[str], Iterable[PiiFinding]]] = {
     "national_id": _national_ids,
     "ip_address": _ips,
     "phone": _phones,
+    "person": _persons,
 }
-_PRIORITY = {kind: i for i, kind in enumerate([*_DETECTORS, "person"])}
+_PRIORITY = {kind: i for i, kind in enumerate(_DETECTORS)}
 
 
 _NON_DIGITS = re.compile(r"\D+")
 _DIGIT = re.compile(r"\d")
 #: Fewest digits a text must hold for a kind to be possible (a cheap gate before any regex runs).
-_MIN_DIGITS = {"email": 0, "credit_card": 13, "iban": 8, "national_id": 6, "ip_address": 3, "phone": 7}
+_MIN_DIGITS = {"email": 0, "credit_card": 13, "iban": 8, "national_id": 6, "ip_address": 3, "phone": 7, "person": 0}
 _PHONE_WORDS = ("phone", "tel", "mobile", "cell", "call", "fax", "ring", "whatsapp", "sms", "text me")
 
 
@@ -341,8 +369,8 @@ def scan_pii(
 
     Args:
         text: The text to scan.
-        kinds: Restrict to these kinds (default: every regex kind).
-        detectors: Extra detectors, by registered name or as callables (e.g. a NER ``person`` detector).
+        kinds: Restrict to these kinds (default: every kind, names included).
+        detectors: Extra detectors, by registered name or as callables.
         allow: Exact strings that are never reported (e.g. a team's public support address).
 
     Returns:
@@ -350,7 +378,7 @@ def scan_pii(
     """
     if not text:
         return []
-    wanted = REGEX_KINDS if kinds is None else tuple(kinds)
+    wanted = DEFAULT_KINDS if kinds is None else tuple(kinds)
     found: list[PiiFinding] = []
     digits = len(_NON_DIGITS.sub("", text))
     for kind, detect in _DETECTORS.items():
@@ -391,7 +419,7 @@ def redact(
 
     Args:
         text: The text to redact.
-        kinds: Restrict to these kinds (default: every regex kind).
+        kinds: Restrict to these kinds (default: every kind, names included).
         detectors: Extra detectors, as in :func:`scan_pii`.
         allow: Exact strings never redacted.
         findings: Findings from an earlier :func:`scan_pii` of the same text (skips the scan).
@@ -417,9 +445,11 @@ class StreamRedactor:
 
     While the last ``holdback`` characters hold a digit, it keeps them back (a card, phone, IBAN, id or IP may
     still be growing there); otherwise it keeps back only the last word (an e-mail's local part arrives before
-    its ``@``). Everything before is released, redacted. The released pieces joined together equal
+    its ``@``), and any capitalised words right before it (``Sarah`` may still become ``Sarah Whitfield``).
+    Everything before is released, redacted; each scan also reads up to ``holdback`` characters of already
+    released text, so a name keeps its context (``thanks ben``). The released pieces joined together equal
     ``redact(full_text).text``, as long as no single PII value is longer than ``holdback`` (IBANs, the longest,
-    are at most 42 characters with spaces).
+    are at most 42 characters with spaces) and the name detector decides the same with the text seen so far.
 
     Args:
         holdback: Characters kept back until more text (or the end) arrives.
@@ -439,8 +469,13 @@ class StreamRedactor:
         raw = self._raw
         tail = raw[max(self._released, len(raw) - self.holdback) :]
         # A digit in the window: a card, phone, IBAN, id or IP may still be growing, so keep the window back.
-        # No digit: only the last word can still become PII (an e-mail's local part), so keep just that.
-        cut = len(raw) - self.holdback if _DIGIT.search(tail) else max(raw.rfind(" "), raw.rfind("\n")) + 1
+        # No digit: only the last word can still become PII (an e-mail's local part), so keep just that, and
+        # the capitalised words before it (a name may still be growing).
+        if _DIGIT.search(tail):
+            cut = len(raw) - self.holdback
+        else:
+            cut = max(raw.rfind(" "), raw.rfind("\n")) + 1
+            cut = max(_before_capitalised_words(raw, cut, self._released), len(raw) - self.holdback)
         if cut <= self._released:
             return ""
         return self._release(cut)
@@ -456,19 +491,30 @@ class StreamRedactor:
 
     def _release(self, cut: int, final: bool = False) -> str:
         start = self._released
-        window = self._raw[start:]
-        found = scan_pii(window, **self._scan_kwargs)  # type: ignore[arg-type]
+        # Read some released text too (whole words), so the name detector sees what came before.
+        ctx = max(0, start - self.holdback)
+        if ctx:
+            space = self._raw.find(" ", ctx, start)
+            ctx = space + 1 if space >= 0 else start
+        kwargs = self._scan_kwargs
+        if not might_hold_a_name(self._raw[ctx:cut], start - ctx):
+            # Most released pieces are a lower-case word or two: no name can be in them, so skip the model.
+            kinds: Iterable[str] = kwargs.get("kinds") or DEFAULT_KINDS  # type: ignore[assignment]
+            kwargs = {**kwargs, "kinds": [k for k in kinds if k != "person"]}
+        found = scan_pii(self._raw[ctx:], **kwargs)  # type: ignore[arg-type]
         out: list[str] = []
         pos = start
         for f in found:
-            fs, fe = f.start + start, f.end + start
+            fs, fe = f.start + ctx, f.end + ctx
+            if fe <= start:
+                continue  # released (and redacted) before
             if not final and fe > cut - 1:
                 # A finding reaching into the held-back tail may still grow: stop before it.
-                cut = min(cut, fs)
+                cut = min(cut, max(fs, start))
                 break
             if fs >= cut:
                 break
-            out.append(self._raw[pos:fs])
+            out.append(self._raw[pos : max(fs, pos)])
             out.append(f.placeholder)
             self.findings.append(PiiFinding(f.kind, fs, fe, f.text, f.detail))
             pos = fe
@@ -477,3 +523,20 @@ class StreamRedactor:
             pos = cut
         self._released = max(pos, self._released)
         return "".join(out)
+
+
+def _before_capitalised_words(raw: str, cut: int, floor: int) -> int:
+    """Move ``cut`` back over the capitalised words that end right before it (never below ``floor``)."""
+    pos = cut
+    while pos > floor:
+        end = pos
+        while end > floor and raw[end - 1].isspace():
+            end -= 1
+        begin = end
+        while begin > floor and not raw[begin - 1].isspace():
+            begin -= 1
+        word = raw[begin:end].lstrip("\"'([<*_")
+        if begin == end or not word[:1].isupper():
+            break
+        pos = begin
+    return pos

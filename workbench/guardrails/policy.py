@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench._yaml import load_yaml
 from workbench.errors import NotFoundError, ValidationError
-from workbench.guardrails.pii import PII_KINDS, REGEX_KINDS
+from workbench.guardrails.pii import DEFAULT_KINDS, PII_KINDS
 
 Action = Literal["allow", "redact", "block"]
 
@@ -41,7 +41,7 @@ class _Section(BaseModel):
 class PiiPolicy(_Section):
     """PII handling. ``prompt``/``output``: allow (only telemetry is redacted), redact or block."""
 
-    kinds: list[str] = Field(default_factory=lambda: list(REGEX_KINDS))
+    kinds: list[str] = Field(default_factory=lambda: list(DEFAULT_KINDS))
     prompt: Action = "redact"
     output: Action = "redact"
     detectors: list[str] = Field(default_factory=list, description="registered extra detectors, e.g. 'ner'")

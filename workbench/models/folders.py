@@ -1,8 +1,8 @@
 """Checks on model folders before anything is loaded from them: safetensors only, complete, with a tokenizer.
 
 Loading a pickle (``.bin``, ``.pt``...) can run arbitrary code, so Workbench loads weights from safetensors
-only. :func:`refuse_pickle_weights` is the one check every loader of weights uses (models, adapters, embedders,
-rerankers); :func:`validate_model_folder` adds the causal-LM folder checks on top.
+only. :func:`refuse_pickle_weights` is the one check every loader of weights uses (models, adapters, tuning bases,
+embedders, rerankers); :func:`validate_model_folder` adds the causal-LM folder checks on top.
 """
 
 from __future__ import annotations
@@ -23,28 +23,55 @@ def pickle_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES and p.is_file())
 
 
+def _module_folders(folder: Path) -> list[Path]:
+    """``folder`` and the module sub-folders a sentence-transformers ``modules.json`` names (``2_Dense``...).
+
+    sentence-transformers loads each module's own weights from its sub-folder (a ``Dense`` layer from
+    ``2_Dense/pytorch_model.bin`` when it has no safetensors), so those folders are checked too.
+    """
+    folders = [folder]
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return folders
+    for module in modules if isinstance(modules, list) else []:
+        sub = module.get("path") if isinstance(module, dict) else None
+        if isinstance(sub, str) and sub and (folder / sub).is_dir():
+            folders.append(folder / sub)
+    return folders
+
+
 def refuse_pickle_weights(
-    folder: Path,
+    folder: str | Path,
     *,
+    strict: bool = False,
     hint: str = "convert once, in a trusted environment: AutoModelForCausalLM.from_pretrained(folder)"
     ".save_pretrained(folder, safe_serialization=True)",
 ) -> None:
-    """Refuse a folder whose weights are only pickles, before any loader could unpickle them.
+    """Refuse a folder whose weights are pickles, before any loader could unpickle them.
 
-    A folder with any ``*.safetensors`` file passes (loaders are asked for safetensors explicitly). Every loader
-    of weights calls this: models, adapters, embedders and rerankers.
+    The one check every loader of weights calls: models, adapters, tuning bases, embedders and rerankers. By
+    default a folder passes when it holds ``*.safetensors`` (the loaders ask for safetensors explicitly, so a
+    pickle next to them is never read); ``strict`` refuses any pickle file at all (adapter folders, which
+    Workbench writes itself). The module sub-folders of a sentence-transformers model are checked the same way.
 
     Raises:
-        ModelLoadError: The folder holds pickle weights and no safetensors; names the files and the fix.
+        ModelLoadError: Pickle weights found; the message names the files, ``file`` is the first of them.
     """
-    if not folder.is_dir() or any(folder.glob("*.safetensors")):
-        return
-    pickles = pickle_files(folder)
-    if pickles:
+    for checked in _module_folders(Path(folder)):
+        if not checked.is_dir():
+            continue
+        pickles = pickle_files(checked)
+        if not pickles or (not strict and any(checked.glob("*.safetensors"))):
+            continue
         names = ", ".join(p.name for p in pickles)
+        why = (
+            f"pickle weight files ({names}) can run arbitrary code when loaded"
+            if strict
+            else f"the weights are only in pickle files ({names}), and unpickling a file can run arbitrary code"
+        )
         raise ModelLoadError(
-            f"the weights are only in pickle files ({names}); Workbench loads safetensors only, "
-            "because unpickling a file can run arbitrary code",
+            f"refusing to load '{pickles[0].name}': {why}; Workbench loads safetensors only",
             file=pickles[0],
             hint=hint,
         )

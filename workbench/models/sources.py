@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ModelLoadError, ModelNotFoundError, OfflineError
-from workbench.models._hf import HUB_ID, hub_cached, hub_endpoint, hub_offline, hub_reachable
+from workbench.models._hf import HUB_ID, hub_endpoint, hub_offline, hub_reachable, hub_snapshot
 from workbench.models.backends import check_kwargs
-from workbench.models.folders import validate_model_folder
+from workbench.models.folders import refuse_pickle_weights, validate_model_folder
 from workbench.models.transformers_backend import TransformersBackend
 from workbench.settings import SMOLLM2_MODEL, TINY_MODEL
 
@@ -146,13 +146,16 @@ class HubSource:
             online = False
         else:
             why, online = "", True
-        if not online and not hub_cached(repo_id, revision):
+        snapshot = hub_snapshot(repo_id, revision)
+        if not online and snapshot is None:
             raise OfflineError(
                 f"the hub model '{repo_id}' is not in the local cache and {why}",
                 field="model",
                 hint="download it once with network access (unset HF_HUB_OFFLINE), copy a saved folder here "
                 f"and pass its path, or use the built-in '{TINY_MODEL}'",
             )
+        if snapshot is not None:
+            refuse_pickle_weights(snapshot)  # a download, if any, is asked for safetensors only (use_safetensors)
         return TransformersBackend.from_pretrained(
             repo_id,
             name=spec,

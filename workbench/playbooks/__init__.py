@@ -59,6 +59,7 @@ from workbench.playbooks.manifest import (
     PlaybookManifest,
     Requirements,
     TaskSpec,
+    is_playbook_id,
     load_manifest,
 )
 from workbench.playbooks.params import resolve_parameters
@@ -129,6 +130,7 @@ __all__ = [
     "current_manifest",
     "discover_playbooks",
     "filter_playbooks",
+    "is_playbook_id",
     "get_playbook",
     "hint",
     "is_smoke_run",

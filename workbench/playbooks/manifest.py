@@ -42,6 +42,11 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def is_playbook_id(value: str) -> bool:
+    """Whether ``value`` is a well-formed playbook (or task) id: lower-case letters, digits, ``-`` and ``_``."""
+    return bool(_SLUG.fullmatch(value))
+
+
 def _slug(value: str, what: str) -> str:
     if not _SLUG.match(value):
         raise ValueError(

@@ -172,9 +172,12 @@ def tag_output_notebook(nb: Any, result: RunResult) -> Any:
 
 
 def save_output(nb: Any, result: RunResult) -> None:
-    """Tag and write the output notebook, plus ``run.json`` beside it."""
+    """Redact, tag and write the output notebook, plus ``run.json`` beside it (see :mod:`.redaction`)."""
     import nbformat
 
+    from workbench.playbooks.redaction import redact_run_record
+
+    redact_run_record(nb, result)
     tag_output_notebook(nb, result)
     result.output_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = result.output_path.with_suffix(".tmp")

@@ -51,6 +51,7 @@ from workbench.playbooks.discovery import Playbook, get_playbook
 from workbench.playbooks.kernel import ENV_ORIGIN, ENV_PLAYBOOK_DIR, ENV_RUN_DIR, ENV_SMOKE
 from workbench.playbooks.notebook import parameters_cell, read_notebook
 from workbench.playbooks.params import resolve_parameters
+from workbench.playbooks.redaction import KERNEL_LOG
 from workbench.playbooks.results import (
     RunResult,
     RunStatus,
@@ -60,8 +61,6 @@ from workbench.playbooks.results import (
     status_of,
 )
 
-#: File in a run's folder that receives the kernel process's stdout and stderr.
-KERNEL_LOG = "kernel.log"
 #: Which notebook a run executes: the learner version (default) or the author version.
 VERSIONS: tuple[str, ...] = ("learner", "author")
 #: Code the runners execute silently in the kernel after the last cell: flush buffered telemetry.

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ValidationError
-from workbench.guardrails import REGEX_KINDS, Guard, StreamRedactor, redact
+from workbench.guardrails import DEFAULT_KINDS, Guard, StreamRedactor, redact
 from workbench.prompting.templates import RenderedPrompt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -376,10 +376,10 @@ def _record(result: GenerationResult, generation: Any, guard: Guard, *, task: st
         # (re-scanned here only when the policy let raw PII through to the model or the learner).
         pii = guard.policy.pii
         prompt_text = "\n".join(f"{m['role']}: {m['content']}" for m in result.messages)
-        if pii.prompt != "redact" or set(pii.kinds) != set(REGEX_KINDS):
+        if pii.prompt != "redact" or set(pii.kinds) != set(DEFAULT_KINDS):
             prompt_text = redact(prompt_text, allow=pii.allow).text
         output_text = result.text
-        if pii.output != "redact" or set(pii.kinds) != set(REGEX_KINDS):
+        if pii.output != "redact" or set(pii.kinds) != set(DEFAULT_KINDS):
             output_text = redact(output_text, allow=pii.allow).text
         attrs["prompt_redacted"] = prompt_text[:cap]
         attrs["output_redacted"] = output_text[:cap]

@@ -7,6 +7,7 @@ costs nothing until one is used::
 
     index = RagIndex.build("datasets/corpus/docs", out="corpus-index",
                            chunking=ChunkingConfig(splitter="markdown", chunk_size=1000, chunk_overlap=100))
+    # variant="auto" (default): the fastest embedding runtime that keeps quality here; "torch-fp32": the reference
     hits = index.search("How do I read a CSV file?", k=5, mode="hybrid")     # list[Hit]
     table = compare(index, load_questions("datasets/corpus/questions.jsonl", known_sources=index.sources))
     print(format_table(table))
@@ -14,9 +15,9 @@ costs nothing until one is used::
 Pieces: :mod:`~workbench.rag.ingest` (readers, skip report, chunking), :mod:`~workbench.rag.index` (documents,
 incremental updates), :mod:`~workbench.rag.search` (FAISS + bm25s, fusion, :data:`DEFAULT_K`),
 :mod:`~workbench.rag.storage` (saving, loading, the write lock), :mod:`~workbench.rag.embedders` (the embedder
-cache and check), :mod:`~workbench.rag.evaluation` (recall@k, MRR, nDCG@10),
-:mod:`~workbench.rag.chain` (LangChain retriever, chat model and RAG chain), :mod:`~workbench.rag.rerank`
-(optional cross-encoder).
+cache and check, variants, chunk embedding), :mod:`~workbench.rag.checkpoint` (resuming interrupted embedding),
+:mod:`~workbench.rag.evaluation` (recall@k, MRR, nDCG@10), :mod:`~workbench.rag.chain` (LangChain retriever,
+chat model and RAG chain), :mod:`~workbench.rag.rerank` (optional cross-encoder).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ _EXPORTS: dict[str, str] = {
     "SPLITTERS": "workbench.rag.ingest",
     # index
     "RagIndex": "workbench.rag.index",
-    "UpdateReport": "workbench.rag.index",
+    "UpdateReport": "workbench.rag.updates",
     "cached_index": "workbench.rag.index",
     # search
     "Hit": "workbench.rag.search",
@@ -54,6 +55,8 @@ _EXPORTS: dict[str, str] = {
     "EmbedderMismatchError": "workbench.rag.embedders",
     "get_embedder": "workbench.rag.embedders",
     "cache_embedder": "workbench.rag.embedders",
+    "EmbeddingCheckpoint": "workbench.rag.checkpoint",
+    "checkpoint_folder": "workbench.rag.checkpoint",
     # fusion
     "FUSIONS": "workbench.rag.fusion",
     "reciprocal_rank_fusion": "workbench.rag.fusion",

@@ -17,20 +17,22 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.errors import ConfigError, NotFoundError, ValidationError
+from workbench.rag.checkpoint import EmbeddingCheckpoint, checkpoint_folder
 from workbench.rag.embedders import (
     Embedder,
     EmbedderMismatchError,
     as_embedder,
+    describe,
     embed_chunks,
     fingerprint,
     resolve_embedder,
+    variant_of,
 )
 from workbench.rag.ingest import (
     DEFAULT_MAX_FILE_BYTES,
@@ -55,46 +57,12 @@ from workbench.rag.storage import (
     write_index,
 )
 from workbench.rag.text import TOKENIZER_VERSION
+from workbench.rag.updates import UpdateReport
 
 if TYPE_CHECKING:
     from typing import Unpack  # Python 3.11+; annotations are never evaluated at run time here
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class UpdateReport:
-    """What :meth:`RagIndex.add` / :meth:`RagIndex.remove` changed."""
-
-    added: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: list[SkippedDocument] = field(default_factory=list)
-    chunks_added: int = 0
-    chunks_removed: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "added": self.added,
-            "replaced": self.replaced,
-            "unchanged": self.unchanged,
-            "removed": self.removed,
-            "skipped": [s.to_dict() for s in self.skipped],
-            "chunks_added": self.chunks_added,
-            "chunks_removed": self.chunks_removed,
-        }
-
-    def summary(self) -> str:
-        """Human-readable lines for the CLI."""
-        lines = [
-            f"added {len(self.added)}, replaced {len(self.replaced)}, unchanged {len(self.unchanged)}, "
-            f"removed {len(self.removed)} documents ({self.chunks_added} chunks embedded, "
-            f"{self.chunks_removed} removed)"
-        ]
-        lines += [f"  skipped {s.source}: {s.reason}" for s in self.skipped]
-        return "\n".join(lines)
 
 
 class RagIndex:
@@ -164,8 +132,19 @@ class RagIndex:
         embedder: Embedder | str | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         progress: Callable[[int, int], None] | None = None,
+        variant: str | None = None,
     ) -> RagIndex:
         """Ingest ``src``, chunk, embed and index it; save to ``out`` when given.
+
+        With ``out``, the vectors are checkpointed next to it as they are embedded
+        (:mod:`~workbench.rag.checkpoint`): an interrupted build (Ctrl-C, a crash) run again embeds only the
+        chunks it had not finished.
+
+        Args:
+            progress: Called with ``(done, total)`` chunks while embedding (``done`` starts at the chunks a
+                checkpoint kept).
+            variant: How a named (or default) embedder runs (``workbench.models.EMBEDDING_VARIANTS``;
+                default ``settings.embedding_variant``, ``auto``).
 
         Raises:
             NotFoundError: ``src`` does not exist.
@@ -183,16 +162,18 @@ class RagIndex:
                 file=src,
                 hint="put Markdown, text, HTML or PDF files in the folder",
             )
+        emb = as_embedder(embedder, variant)
         index = cls.from_documents(
             report.documents,
             chunking=chunking,
-            embedder=embedder,
+            embedder=emb,
             source_root=report.root,
             skipped=report.skipped,
             progress=progress,
+            checkpoint=_checkpoint(Path(out), emb) if out is not None else None,
         )
         if out is not None:
-            index.save(out)
+            index.save(out)  # also removes the checkpoint
         return index
 
     @classmethod
@@ -205,12 +186,14 @@ class RagIndex:
         source_root: Path | None = None,
         skipped: Sequence[SkippedDocument] = (),
         progress: Callable[[int, int], None] | None = None,
+        checkpoint: EmbeddingCheckpoint | None = None,
+        variant: str | None = None,
     ) -> RagIndex:
-        """An in-memory index over already-read documents."""
+        """An in-memory index over already-read documents (``checkpoint``: see :func:`embed_chunks`)."""
         chunking = chunking or ChunkingConfig()
-        emb = as_embedder(embedder)
+        emb = as_embedder(embedder, variant)
         chunks = chunk_documents(documents, chunking)
-        vectors = embed_chunks(emb, chunks, progress)
+        vectors = embed_chunks(emb, chunks, progress, checkpoint)
         return cls(
             embedder=emb,
             chunking=chunking,
@@ -340,11 +323,13 @@ class RagIndex:
         root: str | Path | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         save: bool = True,
+        progress: Callable[[int, int], None] | None = None,
     ) -> UpdateReport:
         """Add or refresh documents (files or folders) without re-embedding the others.
 
         Source ids are paths relative to ``root`` (default: the folder the index was built from). Documents
-        whose bytes did not change are left alone; changed ones are replaced.
+        whose bytes did not change are left alone; changed ones are replaced. A saved index checkpoints the
+        new vectors as :meth:`build` does, so an interrupted ``add`` resumes.
         """
         base = Path(root).expanduser() if root is not None else self.source_root
         if base is None:
@@ -359,7 +344,7 @@ class RagIndex:
             report = load_documents(path, root=base, max_file_bytes=max_file_bytes)
             documents += report.documents
             skipped += report.skipped
-        return self.add_documents(documents, skipped=skipped, save=save)
+        return self.add_documents(documents, skipped=skipped, save=save, progress=progress)
 
     def add_documents(
         self,
@@ -367,6 +352,7 @@ class RagIndex:
         *,
         skipped: Sequence[SkippedDocument] = (),
         save: bool = True,
+        progress: Callable[[int, int], None] | None = None,
     ) -> UpdateReport:
         """Add read documents; see :meth:`add`."""
         report = UpdateReport(skipped=list(skipped))
@@ -384,7 +370,8 @@ class RagIndex:
             fresh.append(doc)
         if fresh:
             chunks = chunk_documents(fresh, self.chunking, first_id=self.next_chunk_id)
-            self._store.add(chunks, embed_chunks(self.embedder, chunks))
+            checkpoint = _checkpoint(self.path, self.embedder, self._fingerprint) if self.path else None
+            self._store.add(chunks, embed_chunks(self.embedder, chunks, progress, checkpoint))
             self.documents.update(_documents_table(fresh, chunks))
             report.chunks_added = len(chunks)
         if fresh or report.replaced:
@@ -392,7 +379,13 @@ class RagIndex:
             self._save_if_saved(save)
         return report
 
-    def sync(self, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, save: bool = True) -> UpdateReport:
+    def sync(
+        self,
+        *,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        save: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> UpdateReport:
         """Bring the index in line with its source folder: add new and changed documents, drop deleted ones."""
         if self.source_root is None or not Path(self.source_root).is_dir():
             raise ConfigError(
@@ -404,7 +397,7 @@ class RagIndex:
         present = {d.source for d in report.documents}
         gone = [s for s in self.documents if s not in present]
         removed = self.remove(gone, save=False) if gone else UpdateReport()
-        update = self.add_documents(report.documents, skipped=report.skipped, save=False)
+        update = self.add_documents(report.documents, skipped=report.skipped, save=False, progress=progress)
         update.removed, update.chunks_removed = (
             removed.removed,
             update.chunks_removed + removed.chunks_removed,
@@ -452,11 +445,7 @@ class RagIndex:
             "created": self.created,
             "updated": now(),
             "source_root": str(self.source_root) if self.source_root else None,
-            "embedder": {
-                "name": self.embedder.name,
-                "dim": int(self.embedder.dim),
-                "fingerprint": self._fingerprint,
-            },
+            "embedder": describe(self.embedder, self._fingerprint),
             "chunking": self.chunking.to_dict(),
             "bm25": {**BM25_PARAMS, "tokenizer": TOKENIZER_VERSION},
             "dense": {"index": "IndexIDMap2(IndexFlatIP)", "metric": "cosine"},
@@ -493,16 +482,21 @@ class RagIndex:
             lock_timeout=lock_timeout,
         )  # fmt: skip
         self.path = target.resolve()
+        EmbeddingCheckpoint(checkpoint_folder(self.path), {}).clear()  # its vectors are in the index now
         return self.path
 
     @classmethod
-    def load(cls, path: str | Path, *, embedder: Embedder | str | None = None) -> RagIndex:
+    def load(
+        cls, path: str | Path, *, embedder: Embedder | str | None = None, variant: str | None = None
+    ) -> RagIndex:
         """Open a saved index.
 
         Args:
             path: The index folder.
             embedder: The embedder to query with; default the one named in the manifest. A different one is
                 refused (:class:`EmbedderMismatchError`): vectors from two models are not comparable.
+            variant: The variant to query with; default (``None`` or ``auto``) the one in the manifest. Another
+                variant of the same model is refused too.
 
         Raises:
             NotFoundError: No such folder.
@@ -515,7 +509,7 @@ class RagIndex:
         source_root = manifest.get("source_root")
         next_chunk_id = manifest.get("next_chunk_id")
         return cls(
-            embedder=resolve_embedder(embedder, spec, saved.folder),
+            embedder=resolve_embedder(embedder, spec, saved.folder, variant),
             chunking=ChunkingConfig.from_dict(manifest["chunking"]),
             source_root=Path(source_root) if source_root else None,
             chunks=saved.chunks,
@@ -551,7 +545,8 @@ def cached_index(
     if not root.is_dir():
         raise NotFoundError(f"no such folder: '{root}'", file=root, hint="pick a folder of documents")
     base = Path(cache_dir) if cache_dir is not None else Path(str(get_settings().cache_dir)) / "rag-indexes"
-    key = hashlib.sha256(json.dumps([str(root), chunking.to_dict(), emb.name]).encode()).hexdigest()[:12]
+    identity = [str(root), chunking.to_dict(), emb.name, variant_of(emb)]
+    key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:12]
     folder = base / f"{root.name}-{key}"
     with index_lock(folder):  # two kernels opening the same lesson's index wait for each other
         if (folder / "manifest.json").is_file():
@@ -563,6 +558,12 @@ def cached_index(
                 index.sync()
                 return index
         return RagIndex.build(root, out=folder, chunking=chunking, embedder=emb)
+
+
+def _checkpoint(folder: Path, embedder: Embedder, fingerprint_: list[float] | None = None) -> EmbeddingCheckpoint:
+    """The embedding checkpoint of the index folder ``folder`` for ``embedder``."""
+    spec = describe(embedder, fingerprint_ if fingerprint_ is not None else fingerprint(embedder))
+    return EmbeddingCheckpoint.for_index(folder, {"embedder": spec.pop("name"), **spec})
 
 
 def _documents_table(

@@ -6,8 +6,12 @@ pypdf; page numbers are kept on chunks). A document's **source id** is its path 
 with ``/`` separators (``data/json.md``), so ids are stable across machines and re-indexing.
 
 Nothing is skipped silently: binary files, files that are not UTF-8, unreadable or text-less PDFs, files over
-the size limit, empty files, unsupported extensions and hidden entries each come back in
-:attr:`IngestReport.skipped` with a reason and a fix.
+the size limit, empty files, unsupported extensions, hidden entries and symbolic links that are not followed
+each come back in :attr:`IngestReport.skipped` with a reason and a fix. Links are followed only inside the
+source folder and never in a loop; each real file is indexed once (:func:`workbench.rag.files.walk_folder`).
+
+Text and Markdown files over :data:`STREAM_BYTES` are streamed: checked and hashed block by block at reading, then
+read and split window by window when chunked, so memory stays bounded whatever a file's size.
 
 Chunking uses langchain-text-splitters: ``recursive`` (``RecursiveCharacterTextSplitter``) or ``markdown``
 (``MarkdownHeaderTextSplitter`` on Markdown/HTML, then the recursive splitter inside each section; plain text
@@ -16,9 +20,11 @@ and PDF fall back to recursive). Sizes are in characters.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 import logging
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +33,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from workbench.errors import ConfigError, NotFoundError, ValidationError
+from workbench.rag.files import (
+    BINARY_SNIFF,
+    BLOCK_BYTES,
+    line_windows,
+    scan_text_file,
+    text_windows,
+    walk_folder,
+)
 
 Splitter = Literal["recursive", "markdown"]
 SPLITTERS: tuple[str, ...] = ("recursive", "markdown")
@@ -44,7 +58,10 @@ FORMATS: dict[str, str] = {
 }
 #: Files larger than this are skipped (override with ``max_file_bytes``).
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
-_BINARY_SNIFF = 8192
+#: Text and Markdown files larger than this are streamed: checked, hashed and chunked in windows, never held whole.
+STREAM_BYTES = 1024 * 1024
+#: The first Markdown heading (a document's title).
+_TITLE = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -109,31 +126,47 @@ class SourceDocument:
         source: Stable id: the path relative to the ingested folder, ``/``-separated.
         path: Where it was read from.
         format: ``markdown``, ``text``, ``html`` or ``pdf``.
-        text: Extracted text (HTML headings as Markdown headings; PDF pages separated by blank lines).
         title: First heading, HTML ``<title>``, or the file name.
         sha256: Hash of the file's bytes (used to skip unchanged documents when re-adding).
         size: File size in bytes.
         page_starts: For PDFs, the offset in ``text`` where each page (1-based, in order) starts.
+        loaded_text: The text when it is held in memory; ``None`` for a big text or Markdown file (over
+            :data:`STREAM_BYTES`), which is read from disk in windows when chunked and never held whole.
     """
 
     source: str
     path: Path
     format: str
-    text: str
     title: str
     sha256: str
     size: int
     page_starts: list[int] = field(default_factory=list)
+    loaded_text: str | None = None
+
+    @property
+    def text(self) -> str:
+        """Extracted text (HTML headings as Markdown headings; PDF pages separated by blank lines).
+
+        For a streamed document this reads the whole file: chunking uses :meth:`windows` instead.
+        """
+        return self.loaded_text if self.loaded_text is not None else "".join(self.windows(BLOCK_BYTES))
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the text is read from disk in windows rather than held in memory."""
+        return self.loaded_text is None
+
+    def windows(self, size: int) -> Iterator[str]:
+        """The text in line-aligned windows of about ``size`` characters (joined: exactly :attr:`text`)."""
+        if self.loaded_text is None:
+            return text_windows(self.path, size)
+        return line_windows([self.loaded_text], size)
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based PDF page holding character ``offset``, or ``None`` for other formats."""
         if not self.page_starts:
             return None
-        page = 1
-        for number, start in enumerate(self.page_starts, start=1):
-            if start <= offset:
-                page = number
-        return page
+        return max(1, bisect.bisect_right(self.page_starts, offset))
 
 
 @dataclass(frozen=True)
@@ -236,42 +269,31 @@ def load_documents(
     base = Path(root).expanduser() if root is not None else (src if src.is_dir() else src.parent)
     base = base.resolve()
     report = IngestReport(root=base)
-    for path, hidden in _walk(src.resolve()):
+    for entry in walk_folder(src.resolve(), base):
         try:
-            source = path.relative_to(base).as_posix()
+            source = entry.path.relative_to(base).as_posix()
         except ValueError:
             raise ValidationError(
-                f"'{path}' is not inside the index's source folder '{base}'",
-                file=path,
+                f"'{entry.path}' is not inside the index's source folder '{base}'",
+                file=entry.path,
                 hint="source ids are paths relative to one folder: pass root=<that folder> (CLI: --root)",
             ) from None
-        if hidden:
+        if entry.hidden:
             report.skipped.append(
                 SkippedDocument(
                     source, "hidden file or folder", "rename it without the leading '.' to index it"
                 )
             )
             continue
-        result = read_document(path, source, max_file_bytes=max_file_bytes)
+        if entry.problem is not None:
+            report.skipped.append(SkippedDocument(source, *entry.problem))
+            continue
+        result = read_document(entry.path, source, max_file_bytes=max_file_bytes)
         if isinstance(result, SkippedDocument):
             report.skipped.append(result)
         else:
             report.documents.append(result)
     return report
-
-
-def _walk(src: Path) -> Iterator[tuple[Path, bool]]:
-    """Files under ``src`` in sorted order; hidden entries are yielded once (flag True), not descended into."""
-    if src.is_file():
-        yield src, False
-        return
-    for entry in sorted(src.iterdir(), key=lambda p: p.name):
-        if entry.name.startswith("."):
-            yield entry, True
-        elif entry.is_dir():
-            yield from _walk(entry)
-        elif entry.is_file():
-            yield entry, False
 
 
 def read_document(
@@ -291,8 +313,11 @@ def read_document(
             return SkippedDocument(
                 source,
                 f"file is {size / 1e6:.1f} MB, over the limit of {max_file_bytes / 1e6:.1f} MB",
-                "split the file, or raise the limit (max_file_bytes / --max-file-mb)",
+                f"split the file, or raise the limit: --max-file-mb {math.ceil(size / 1e6)} "
+                f"(Python: max_file_bytes={size})",
             )
+        if fmt in ("markdown", "text") and size > STREAM_BYTES:
+            return _scan_big_text(path, source, fmt)
         data = path.read_bytes()
     except OSError as exc:
         return SkippedDocument(
@@ -303,7 +328,7 @@ def read_document(
     digest = hashlib.sha256(data).hexdigest()
     if fmt == "pdf":
         return _read_pdf(path, source, data, digest)
-    if b"\x00" in data[:_BINARY_SNIFF]:
+    if b"\x00" in data[:BINARY_SNIFF]:
         return SkippedDocument(
             source,
             f"binary content in a '{path.suffix}' file",
@@ -324,13 +349,21 @@ def read_document(
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         return SkippedDocument(source, "no text content", "the file has markup but no readable text")
-    if fmt in ("markdown", "html"):
-        heading = re.search(r"^#{1,6}\s+(.+?)\s*#*$", text, flags=re.MULTILINE)
-        if heading and fmt == "markdown":
-            title = heading.group(1)
+    if fmt == "markdown":
+        heading = _TITLE.search(text)
+        title = heading.group(1) if heading else title
     return SourceDocument(
-        source=source, path=path, format=fmt, text=text, title=title, sha256=digest, size=len(data)
+        source=source, path=path, format=fmt, loaded_text=text, title=title, sha256=digest, size=len(data)
     )
+
+
+def _scan_big_text(path: Path, source: str, fmt: str) -> SourceDocument | SkippedDocument:
+    """A big text or Markdown file, checked and hashed block by block; its text stays on disk until chunked."""
+    scan = scan_text_file(path, _TITLE if fmt == "markdown" else None)
+    if scan.problem is not None:
+        return SkippedDocument(source, *scan.problem)
+    title = scan.first_match or path.stem
+    return SourceDocument(source=source, path=path, format=fmt, title=title, sha256=scan.sha256, size=scan.size)
 
 
 def _read_pdf(path: Path, source: str, data: bytes, digest: str) -> SourceDocument | SkippedDocument:
@@ -359,8 +392,8 @@ def _read_pdf(path: Path, source: str, data: bytes, digest: str) -> SourceDocume
     text = "\n\n".join(text_parts)
     title = next((line.strip() for line in text.splitlines() if line.strip()), path.stem)
     return SourceDocument(
-        source=source, path=path, format="pdf", text=text, title=title[:200], sha256=digest, size=len(data),
-        page_starts=starts,
+        source=source, path=path, format="pdf", loaded_text=text, title=title[:200], sha256=digest,
+        size=len(data), page_starts=starts,
     )  # fmt: skip
 
 
@@ -430,26 +463,114 @@ _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 _FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
 
 
+class _Outline:
+    """Markdown headings, fed window by window (the code-fence state carries over), read back as section paths."""
+
+    def __init__(self) -> None:
+        self.headings: list[tuple[int, int, str]] = []
+        self._offsets: list[int] = []
+        self._stack: list[tuple[int, str]] = []
+        self._applied = 0  # headings[:_applied] are reflected in _stack
+        self._in_fence = False
+
+    def feed(self, text: str, offset: int) -> list[tuple[int, int, str]]:
+        """Add the headings of ``text`` (which starts at document offset ``offset`` on a line start)."""
+        marks = [(m.start(), m, True) for m in _FENCE.finditer(text)]
+        marks += [(m.start(), m, False) for m in _HEADING.finditer(text)]
+        found = []
+        for position, match, fence in sorted(marks, key=lambda mark: mark[0]):
+            if fence:
+                self._in_fence = not self._in_fence
+            elif not self._in_fence:
+                found.append((offset + position, len(match.group(1)), match.group(2).strip()))
+        self.headings += found
+        self._offsets += [heading[0] for heading in found]
+        return found
+
+    def path_at(self, offset: int) -> list[str]:
+        """The section path (heading titles, outermost first) in force at ``offset``.
+
+        Chunks come in document order, so the stack usually only moves forward; a step back (langchain's
+        start offsets are not always increasing) rebuilds it.
+        """
+        upto = bisect.bisect_right(self._offsets, offset)
+        if upto < self._applied:
+            self._stack, self._applied = [], 0
+        for _, level, title in self.headings[self._applied : upto]:
+            while self._stack and self._stack[-1][0] >= level:
+                self._stack.pop()
+            self._stack.append((level, title))
+        self._applied = upto
+        return [title for _, title in self._stack]
+
+
 def heading_outline(text: str) -> list[tuple[int, int, str]]:
     """``(offset, level, title)`` of each Markdown heading in ``text``, ignoring lines inside code fences."""
-    fences = [m.start() for m in _FENCE.finditer(text)]
-    outline = []
-    for match in _HEADING.finditer(text):
-        inside = sum(1 for f in fences if f < match.start()) % 2 == 1
-        if not inside:
-            outline.append((match.start(), len(match.group(1)), match.group(2).strip()))
-    return outline
+    return _Outline().feed(text, 0)
 
 
-def _header_path(outline: list[tuple[int, int, str]], start: int, first_line_end: int) -> list[str]:
-    stack: list[tuple[int, str]] = []
-    for offset, level, title in outline:
-        if offset > first_line_end:
-            break
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, title))
-    return [title for _, title in stack]
+def _pieces(doc: SourceDocument, splitter: Any, window: int, outline: _Outline | None) -> Iterator[tuple[int, str]]:
+    """``(start offset, text)`` of each piece of ``doc``, split window by window so memory stays bounded.
+
+    The last piece of a window may be cut short by the window's end, so it is not emitted: the text from its
+    start is carried into the next window and split again there. Offsets are exact in the whole document.
+    """
+    buffer, offset = "", 0
+    windows = doc.windows(window)
+    current = next(windows, None)
+    while current is not None:
+        following = next(windows, None)
+        if outline is not None:
+            outline.feed(current, offset + len(buffer))
+        buffer += current
+        pieces = [(int(p.metadata.get("start_index", -1)), p.page_content) for p in splitter.create_documents([buffer])]
+        keep = pieces[-1][0] if following is not None and len(pieces) > 1 else -1
+        if following is None or keep > 0:
+            for start, text in pieces if following is None else pieces[:-1]:
+                yield (offset + start if start >= 0 else -1), text
+        if keep > 0:
+            buffer, offset = buffer[keep:], offset + keep
+        current = following
+
+
+def iter_chunks(
+    documents: Iterable[SourceDocument],
+    config: ChunkingConfig | None = None,
+    *,
+    first_id: int = 0,
+) -> Iterator[Chunk]:
+    """:func:`chunk_documents`, one chunk at a time: a big document is read and split window by window."""
+    from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
+    config = config or ChunkingConfig()
+    sizes = {"chunk_size": config.chunk_size, "chunk_overlap": config.chunk_overlap, "add_start_index": True}
+    recursive = RecursiveCharacterTextSplitter(**sizes)  # type: ignore[arg-type]
+    markdown = RecursiveCharacterTextSplitter.from_language(Language.MARKDOWN, **sizes)  # type: ignore[arg-type]
+    window = max(64 * config.chunk_size, 256 * 1024)
+    next_id = first_id
+    for doc in documents:
+        header_aware = config.splitter == "markdown" and doc.format in ("markdown", "html")
+        outline = _Outline() if doc.format in ("markdown", "html") else None
+        index = 0
+        for start, text in _pieces(doc, markdown if header_aware else recursive, window, outline):
+            if not text.strip():
+                continue
+            line_end = start + (text.find("\n") if "\n" in text else len(text))
+            metadata: dict[str, Any] = {
+                "source": doc.source,
+                "chunk_index": index,
+                "start": start,
+                "format": doc.format,
+                "title": doc.title,
+                "headers": outline.path_at(line_end) if outline is not None and start >= 0 else [],
+                "splitter": "markdown" if header_aware else "recursive",
+            }
+            page = doc.page_at(start) if start >= 0 else None
+            if page is not None:
+                metadata["page"] = page
+            yield Chunk(id=next_id, source=doc.source, text=text, metadata=metadata)
+            next_id += 1
+            index += 1
 
 
 def chunk_documents(
@@ -463,40 +584,6 @@ def chunk_documents(
     ``markdown`` uses langchain's Markdown separators (headings first, then code fences, rules, paragraphs),
     so cuts fall on section boundaries where the size allows; every chunk's ``headers`` metadata is the
     section path where it starts. Other formats, and the ``recursive`` splitter, cut on paragraphs, lines
-    and words.
+    and words. Big documents are split in windows of the text (see :func:`iter_chunks`), never whole.
     """
-    from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
-
-    config = config or ChunkingConfig()
-    sizes = {"chunk_size": config.chunk_size, "chunk_overlap": config.chunk_overlap, "add_start_index": True}
-    recursive = RecursiveCharacterTextSplitter(**sizes)  # type: ignore[arg-type]
-    markdown = RecursiveCharacterTextSplitter.from_language(Language.MARKDOWN, **sizes)  # type: ignore[arg-type]
-    chunks: list[Chunk] = []
-    next_id = first_id
-    for doc in documents:
-        header_aware = config.splitter == "markdown" and doc.format in ("markdown", "html")
-        splitter = markdown if header_aware else recursive
-        outline = heading_outline(doc.text) if doc.format in ("markdown", "html") else []
-        index = 0
-        for piece in splitter.create_documents([doc.text]):
-            text = piece.page_content
-            if not text.strip():
-                continue
-            start = int(piece.metadata.get("start_index", -1))
-            line_end = start + (text.find("\n") if "\n" in text else len(text))
-            metadata: dict[str, Any] = {
-                "source": doc.source,
-                "chunk_index": index,
-                "start": start,
-                "format": doc.format,
-                "title": doc.title,
-                "headers": _header_path(outline, start, line_end) if outline and start >= 0 else [],
-                "splitter": "markdown" if header_aware else "recursive",
-            }
-            page = doc.page_at(start) if start >= 0 else None
-            if page is not None:
-                metadata["page"] = page
-            chunks.append(Chunk(id=next_id, source=doc.source, text=text, metadata=metadata))
-            next_id += 1
-            index += 1
-    return chunks
+    return list(iter_chunks(documents, config, first_id=first_id))

@@ -47,12 +47,26 @@ class CrossEncoderReranker:
         return [float(s) for s in (scores.tolist() if hasattr(scores, "tolist") else scores)]
 
 
+def _refuse_pickles(folder: Path | None, hub_id: str) -> None:
+    """Refuse pickle weights (the folder's, or the cached hub snapshot's) before sentence-transformers reads them."""
+    from workbench.models import hub_snapshot, refuse_pickle_weights
+
+    folder = folder or hub_snapshot(hub_id)
+    if folder is not None:
+        refuse_pickle_weights(
+            folder,
+            hint="use a cross-encoder saved as safetensors; convert once, where you trust the source: "
+            "CrossEncoder(folder).save(folder, safe_serialization=True), then delete the pickle files",
+        )
+
+
 def load_reranker(name: str | Path) -> CrossEncoderReranker:
     """Load a cross-encoder from a local folder (or the local hub cache), once per process.
 
     Raises:
         NotFoundError: No such model here (with how to get one).
-        ModelLoadError: The folder exists but is not a loadable cross-encoder.
+        ModelLoadError: The folder exists but is not a loadable cross-encoder, or its weights are pickles
+            (refused before anything is unpickled).
     """
     key = str(name)
     if key in _CACHE:
@@ -65,11 +79,13 @@ def load_reranker(name: str | Path) -> CrossEncoderReranker:
         raise ModelLoadError(
             f"'{path}' is not a model folder (no config.json)", file=path, field="rerank", hint=_NO_MODEL_HINT
         )
+    _refuse_pickles(path if local else None, key)
     from sentence_transformers import CrossEncoder
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub id must come from the local cache, never the network
     try:
-        model = CrossEncoder(str(path) if local else key, device="cpu", local_files_only=True)
+        model = CrossEncoder(str(path) if local else key, device="cpu", local_files_only=True,
+                             model_kwargs={"use_safetensors": True})  # fmt: skip
     except OSError as exc:
         if local:
             raise ModelLoadError(f"cannot load the cross-encoder in '{path}': {exc}", file=path, field="rerank",

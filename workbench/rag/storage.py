@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, NotFoundError, ValidationError
+from workbench.rag.embedders import recorded_variant
 from workbench.rag.ingest import Chunk
 from workbench.rag.search import ChunkIndex
 from workbench.rag.text import TOKENIZER_VERSION
@@ -179,9 +180,11 @@ def summarize(manifest: dict[str, Any], path: Path | None) -> dict[str, Any]:
     """The index summary that ``RagIndex.info()``, ``workbench rag info`` and the RAG widget show.
 
     The manifest without the per-document table and the file checksums, plus ``path``, ``sources`` (sorted
-    source ids), and the ``documents`` and ``chunks`` counts at the top level (also under ``counts``).
+    source ids), and the ``documents`` and ``chunks`` counts at the top level (also under ``counts``). The
+    ``embedder`` entry always has a ``variant`` (``torch-fp32`` for an index that predates recording it).
     """
     data = {key: value for key, value in manifest.items() if key not in ("documents", "files")}
+    data["embedder"] = {**manifest["embedder"], "variant": recorded_variant(manifest["embedder"])}
     documents = manifest.get("documents") or {}
     counts = manifest.get("counts") or {}
     data["path"] = str(path) if path else None

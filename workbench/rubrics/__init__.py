@@ -8,6 +8,9 @@
 - Scorers (:data:`SCORERS`): deterministic, reference-based and a schema-constrained LLM judge
   (:mod:`workbench.rubrics.judge`, :mod:`workbench.rubrics.constrained`).
 - :class:`ReviewQueue` and :func:`weighted_kappa`: human review and AI-human agreement.
+- :func:`measure_agreement` (:mod:`workbench.rubrics.calibration`): a rubric's scorers against a labelled set's
+  human levels (deterministic scorers, the judge, its confident verdicts and the share sent to review); the
+  judge model follows :func:`judge_model_name` (``WORKBENCH_JUDGE_MODEL``, else the default model).
 
 Importing this package loads no torch or transformers; judges load them when they run.
 """
@@ -15,7 +18,16 @@ Importing this package loads no torch or transformers; judges load them when the
 from __future__ import annotations
 
 from workbench.rubrics.agreement import exact_agreement, kappa_reference, weighted_kappa
-from workbench.rubrics.context import ScoringContext
+from workbench.rubrics.calibration import (
+    AgreementReport,
+    CriterionCalibration,
+    LabelledSet,
+    RaterAgreement,
+    labelled_set,
+    load_labelled_set,
+    measure_agreement,
+)
+from workbench.rubrics.context import ScoringContext, judge_model_name
 from workbench.rubrics.review import AgreementRow, ReviewItem, ReviewQueue
 from workbench.rubrics.schema import (
     DEFAULT_SKILL_IDS,
@@ -41,11 +53,15 @@ from workbench.rubrics.verdicts import CriterionScore, ItemScore
 __all__ = [
     "DEFAULT_SKILL_IDS",
     "SCORERS",
+    "AgreementReport",
     "AgreementRow",
     "Criterion",
+    "CriterionCalibration",
     "CriterionScore",
     "ItemScore",
+    "LabelledSet",
     "Level",
+    "RaterAgreement",
     "ReviewItem",
     "ReviewQueue",
     "Rubric",
@@ -55,11 +71,15 @@ __all__ = [
     "ScoringContext",
     "exact_agreement",
     "example_file",
+    "judge_model_name",
     "kappa_reference",
+    "labelled_set",
     "list_rubrics",
     "load_items",
+    "load_labelled_set",
     "load_rubric",
     "load_taxonomy_ids",
+    "measure_agreement",
     "record_scores",
     "register_scorer",
     "score_file",

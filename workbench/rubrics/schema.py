@@ -231,7 +231,15 @@ class Rubric(YamlDocument):
 
 
 def load_taxonomy_ids(path: str | Path) -> frozenset[str]:
-    """The skill ids of a taxonomy YAML file (``skills: [{id: ...}, ...]``)."""
+    """The skill ids of a taxonomy YAML file (``skills: [{id: ...}, ...]``), each id once.
+
+    Only the skill list is read here (rubrics sit below the skills layer); ``workbench rubric validate
+    --taxonomy`` validates the whole file with :func:`workbench.skills.load_taxonomy` and passes its ids.
+
+    Raises:
+        NotFoundError: The file cannot be read.
+        ValidationError: No skills, a skill without an id, or an id listed twice (the error names the line).
+    """
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -251,6 +259,11 @@ def load_taxonomy_ids(path: str | Path) -> frozenset[str]:
             raise located_error(
                 ValidationError, "every skill needs an 'id'", ("skills", index, "id"), file=file, lines=lines,
                 hint="add id: <skill_id>",
+            )
+        if sid in ids:
+            raise located_error(
+                ValidationError, f"invalid taxonomy: skill id '{sid}' appears twice", ("skills", index, "id"),
+                file=file, lines=lines, hint="skill ids must be unique",
             )
         ids.add(sid)
     return frozenset(ids)

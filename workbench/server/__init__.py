@@ -13,7 +13,10 @@ Routes (all ``@tornado.web.authenticated``; mutating verbs are XSRF-checked by j
 ``GET  /workbench/api/report/evidence?team=&skill=``    the evidence behind one team x skill cell (managers only)
 ======================================================  ================================================================
 
-Errors are JSON ``{"error", "message", "hint"}`` with the HTTP status.
+Errors are JSON ``{"error", "message", "hint"}`` with the HTTP status; any request a client can send gets a 4xx,
+never a 500. Request bodies are JSON objects of at most 1 MiB (``413`` above that, checked before parsing); ids
+are at most 200 characters; responses name files relative to the server root or their folder, never by absolute
+path (see :mod:`workbench.server.safety`).
 
 Enable with ``c.ServerApp.jpserver_extensions = {"workbench.server": True}`` (what the installed
 ``jupyter-config/server-config/workbench.json`` does). This package imports jupyter_server only in

@@ -72,7 +72,7 @@ class WorkbenchApp(ExtensionApp):
         from workbench.server import handlers as h
 
         base = url_path_join(self.server.base_url, "workbench", "api")
-        pb = r"(?P<playbook_id>[^/]+)"
+        pb = r"(?P<playbook_id>[^/]*)"  # an empty id reaches the handler too: a JSON 404, not an HTML page
         self.handlers.extend(
             [
                 (url_path_join(base, "me"), h.MeHandler),

@@ -5,7 +5,8 @@ of every non-GET request made with a login cookie (token-authenticated requests 
 since a page on another site cannot forge an ``Authorization`` header). Nothing here relaxes either check.
 
 Blocking work (discovery, the telemetry store, pandas reports) runs in a worker thread so the server stays
-responsive. Errors are JSON ``{"error", "message", "hint"}``.
+responsive. Errors are JSON ``{"error", "message", "hint"}``: a bad request of any kind is a 4xx (body limit,
+JSON, id and path rules in :mod:`workbench.server.safety`), and no response carries an absolute server path.
 """
 
 from __future__ import annotations
@@ -19,19 +20,23 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from workbench.errors import NotFoundError, PolicyViolation, StoreError, ValidationError, WorkbenchError
+from workbench.server.safety import (
+    MAX_ID_CHARS,
+    ApiError,
+    check_body_size,
+    check_id,
+    decode_json_object,
+    path_roots,
+    public_body,
+    public_path,
+    shown,
+)
 
 T = TypeVar("T")
 
 _ERROR_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed", 409: "conflict", 500: "internal_error", 503: "unavailable"}
-
-
-class ApiError(web.HTTPError):
-    """An HTTP error with Workbench's JSON body."""
-
-    def __init__(self, status: int, error: str, message: str, hint: str | None = None, **extra: Any) -> None:
-        super().__init__(status, message)
-        self.body = {"error": error, "message": message, "hint": hint, **extra}
+                405: "method_not_allowed", 409: "conflict", 413: "body_too_large", 500: "internal_error",
+                503: "unavailable"}
 
 
 def _from_workbench(exc: WorkbenchError) -> ApiError:
@@ -89,17 +94,23 @@ class WorkbenchHandler(APIHandler):
                 ) from exc
             raise
 
+    async def prepare(self) -> None:  # type: ignore[override]
+        """jupyter_server's checks (auth, XSRF, origin), then the body size limit, before any parsing."""
+        await super().prepare()
+        check_body_size(self.request.headers.get("Content-Length"), self.request.body)
+
     def json_body(self) -> dict[str, Any]:
-        """The request's JSON object body (empty body = ``{}``)."""
-        if not self.request.body:
-            return {}
-        try:
-            data = json.loads(self.request.body)
-        except json.JSONDecodeError as exc:
-            raise ApiError(400, "bad_json", f"the request body is not JSON: {exc}", "send a JSON object") from exc
-        if not isinstance(data, dict):
-            raise ApiError(400, "bad_json", "the request body must be a JSON object", 'send {"parameters": {...}}')
-        return data
+        """The request's JSON object body (empty body = ``{}``); see :mod:`workbench.server.safety`."""
+        return decode_json_object(self.request.body or b"")
+
+    def query_id(self, name: str) -> str | None:
+        """An id-like query argument (``team``, ``skill``, ``role``...), ``None`` when absent or empty."""
+        value = self.get_query_argument(name, None) or None
+        return check_id(value, name) if value is not None else None
+
+    def public_roots(self) -> list[Any]:
+        """Folders that paths in responses are made relative to (the server root first)."""
+        return path_roots(getattr(self.wb.server, "root_dir", None))
 
     def reply(self, data: Any, status: int = 200) -> None:
         """Write ``data`` as JSON."""
@@ -123,7 +134,7 @@ class WorkbenchHandler(APIHandler):
                 message = "unexpected server error; see the Jupyter server log"
             body = {"error": _ERROR_CODES.get(status_code, "error"), "message": message, "hint": hint}
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body, default=str))
+        self.finish(json.dumps(public_body(body, self.public_roots()), default=str))
 
 
 def _catalog(skill: str | None, role: str | None, workspace: Any) -> dict[str, Any]:
@@ -184,19 +195,27 @@ class CatalogHandler(WorkbenchHandler):
     @web.authenticated
     async def get(self) -> None:
         """Reply with the (filtered) catalog."""
-        skill = self.get_query_argument("skill", None) or None
-        role = self.get_query_argument("role", None) or None
+        skill, role = self.query_id("skill"), self.query_id("role")
         _, workspace = self.wb.workspace_for(self.current_user)
         self.reply(await self.blocking(_catalog, skill, role, workspace))
 
 
+def _catalog_playbook(playbook_id: str) -> Any:
+    """The playbook with this id; a malformed or over-long id is unknown before anything touches the disk."""
+    from workbench.playbooks import get_playbook, is_playbook_id
+
+    if len(playbook_id) > MAX_ID_CHARS or not is_playbook_id(playbook_id):
+        raise NotFoundError(
+            f"unknown playbook '{shown(playbook_id)}'", field="playbook",
+            hint="pass a playbook id from the catalog (lower-case letters, digits, '-' and '_')",
+        )  # fmt: skip
+    return get_playbook(playbook_id)
+
+
 def _start(playbook_id: str, workspace: Any, root: Any, learner: str, params: dict[str, Any]) -> dict[str, Any]:
-    from workbench.playbooks import get_playbook
     from workbench.server.workspace import start_or_resume
 
-    if "/" in playbook_id or playbook_id.startswith("."):
-        raise NotFoundError(f"unknown playbook '{playbook_id}'", field="playbook", hint="pass a playbook id")
-    playbook = get_playbook(playbook_id)
+    playbook = _catalog_playbook(playbook_id)
     result = start_or_resume(playbook, workspace, learner=learner, parameters=params)
     return {
         "playbook": result.playbook,
@@ -225,12 +244,10 @@ class StartHandler(WorkbenchHandler):
 
 
 def _playbook_progress(playbook_id: str, learner: str, workspace: Any, root: Any) -> dict[str, Any]:
-    from workbench.playbooks import get_playbook, learner_progress
+    from workbench.playbooks import learner_progress
     from workbench.server.workspace import read_record
 
-    if "/" in playbook_id or playbook_id.startswith("."):
-        raise NotFoundError(f"unknown playbook '{playbook_id}'", field="playbook", hint="pass a playbook id")
-    playbook = get_playbook(playbook_id)
+    playbook = _catalog_playbook(playbook_id)
     folder = workspace / playbook.id
     record = read_record(folder)  # CorruptRecordError -> 409 with a hint
     progress = learner_progress(learner, playbook=playbook)[0].to_dict()
@@ -258,7 +275,7 @@ def _refuse_other_learner(handler: WorkbenchHandler) -> None:
     """Progress is private: asking for anyone else's is refused, managers included (they get reports)."""
     from workbench.telemetry import pseudonymize
 
-    asked = handler.get_query_argument("learner", None)
+    asked = handler.query_id("learner")
     if asked and pseudonymize(asked) != handler.learner:
         raise ApiError(
             403, "forbidden", "you can only read your own progress",
@@ -288,6 +305,16 @@ def _frame_records(frame: Any) -> list[dict[str, Any]]:
     return list(json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str)))
 
 
+def _public_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """A report summary without server paths: the taxonomy's source and written files as relative ids."""
+    roots = path_roots()
+    taxonomy = dict(summary.get("taxonomy") or {})
+    if taxonomy.get("source"):
+        taxonomy["source"] = public_path(taxonomy["source"], roots)
+    files = {k: public_path(v, roots) for k, v in (summary.get("files") or {}).items()}
+    return {**summary, "taxonomy": taxonomy, "files": files}
+
+
 def _skills(requester: str) -> dict[str, Any]:
     from workbench.skills import learner_view
 
@@ -296,7 +323,7 @@ def _skills(requester: str) -> dict[str, Any]:
     keep = ["skill", "level", "level_low", "level_high", "target", "gap", "status", "evidence", "n_evidence"]
     rows = _frame_records(report.people)
     skills = [{k: r[k] for k in keep if k in r} | {"name": names.get(r.get("skill"), r.get("skill"))} for r in rows]
-    return {"summary": report.summary(), "skills": skills, "messages": list(report.messages)}
+    return {"summary": _public_summary(report.summary()), "skills": skills, "messages": list(report.messages)}
 
 
 class SkillsHandler(WorkbenchHandler):
@@ -316,7 +343,7 @@ def _report(team: str | None, role: str | None) -> dict[str, Any]:
     keep = ["team", "skill", "level", "target", "gap", "team_size", "learners", "suppressed", "reason"]
     teams = [{k: r[k] for k in keep if k in r} for r in _frame_records(report.teams)]
     return {
-        "summary": report.summary(),
+        "summary": _public_summary(report.summary()),
         "teams": teams,
         "skills": [s.id for s in report.taxonomy.skills],
         "skill_names": {s.id: s.name for s in report.taxonomy.skills},
@@ -342,8 +369,7 @@ class ReportHandler(WorkbenchHandler):
     async def get(self) -> None:
         """Reply with the report summary and the team x skill table (small groups suppressed)."""
         _refuse_non_manager(self)
-        team = self.get_query_argument("team", None) or None
-        role = self.get_query_argument("role", None) or None
+        team, role = self.query_id("team"), self.query_id("role")
         self.reply(await self.blocking(_report, team, role))
 
 
@@ -353,10 +379,10 @@ def _evidence(team: str, skill: str, role: str | None, limit: int) -> dict[str, 
     report = cached_report(role=role)
     names = {s.id: s.name for s in report.taxonomy.skills}
     if skill not in names:
-        raise NotFoundError(f"unknown skill '{skill}'", field="skill", hint=f"use one of: {', '.join(names)}")
+        raise NotFoundError(f"unknown skill '{shown(skill)}'", field="skill", hint=f"use one of: {', '.join(names)}")
     known = set(report.learners["team"]) | {ALL} if not report.learners.empty else {ALL}
     if team not in known:
-        raise NotFoundError(f"unknown team '{team}'", field="team", hint="pick a team from the report table")
+        raise NotFoundError(f"unknown team '{shown(team)}'", field="team", hint="pick a team from the report table")
     cell = report.teams.loc[(report.teams["team"] == team) & (report.teams["skill"] == skill)]
     suppressed = team in report.suppressed_teams or (not cell.empty and bool(cell["suppressed"].iloc[0]))
     items = [] if suppressed else report.drilldown(team, skill, view="teams", limit=None)
@@ -382,13 +408,12 @@ class ReportEvidenceHandler(WorkbenchHandler):
     async def get(self) -> None:
         """Reply with the cell's newest evidence items (``limit``, default 20) and their total count."""
         _refuse_non_manager(self)
-        team = self.get_query_argument("team", None)
-        skill = self.get_query_argument("skill", None)
+        team, skill = self.query_id("team"), self.query_id("skill")
         if not team or not skill:
             raise ApiError(400, "invalid", "team and skill are required", "GET report/evidence?team=T&skill=S")
         try:
             limit = max(1, min(200, int(self.get_query_argument("limit", "20"))))
         except ValueError:
             raise ApiError(400, "invalid", "limit must be a whole number", "e.g. limit=20") from None
-        role = self.get_query_argument("role", None) or None
+        role = self.query_id("role")
         self.reply(await self.blocking(_evidence, team, skill, role, limit))

@@ -37,6 +37,8 @@ class StoreBackend:
 
     #: ``"sqlite"`` or ``"postgresql"``.
     dialect = ""
+    #: Whether writes go through one connection kept for the process (SQLite), or through pooled ones.
+    pinned_writer = True
 
     def __init__(self, url: URL) -> None:
         self.url = url
@@ -49,7 +51,6 @@ class StoreBackend:
         self._writer: Connection | None = None
         self._pid = os.getpid()
         self.engine = self._prepare()
-        self.ensure_schema()
 
     # -- the dialect's hooks ----------------------------------------------------------------------------------
 
@@ -64,9 +65,8 @@ class StoreBackend:
         """The engine whose connection is the process's writer."""
         return self.engine
 
-    def _create_schema(self, conn: Connection) -> None:
-        """Create the table, its indexes and the append-only triggers (in a write transaction)."""
-        raise NotImplementedError
+    def lock_schema(self, conn: Connection) -> None:
+        """Serialise schema migrations between processes (called first in the migrating write transaction)."""
 
     def write_batch(self, conn: Connection, batch: list[Event]) -> None:
         """Insert ``batch`` on the write transaction of ``conn``."""
@@ -82,6 +82,10 @@ class StoreBackend:
 
     def bind_time(self, utc: datetime) -> Any:
         """A time filter bound as the database compares it."""
+        return utc
+
+    def time_value(self, utc: datetime) -> Any:
+        """A time as a plain parameter value of raw SQL, compared the way this database stores times."""
         return utc
 
     def frame_column(self, name: str, column: Any) -> Any:
@@ -102,17 +106,28 @@ class StoreBackend:
     # -- setup ------------------------------------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Create the schema unless it exists (several processes may race here)."""
+        """Bring the schema to the head revision unless it is there (several processes may race here).
+
+        One small query when the schema is current; otherwise the migrations run in one write transaction that
+        holds the schema lock (see :mod:`workbench.telemetry.migrate`).
+        """
+        from workbench.telemetry.migrate import check_known, schema_state, upgrade_connection
+
         try:
             with self.reading() as conn:
-                present = sa.inspect(conn).has_table("events")
-            if present:
+                state = schema_state(conn)
+            if state.current:
                 return
+            check_known(state)
             with self.writing() as conn:
-                self._create_schema(conn)
+                self.lock_schema(conn)
+                upgrade_connection(conn)
         except sa.exc.DBAPIError as exc:
             self.dispose()
             raise self.error("cannot open", exc) from None
+        except StoreError:
+            self.dispose()
+            raise
 
     # -- connections ------------------------------------------------------------------------------------------
 
@@ -142,7 +157,8 @@ class StoreBackend:
         return _Tx(self, write=False)
 
     def writing(self) -> _Tx:
-        """The writer connection, locked for this thread, in a write transaction committed on exit."""
+        """A write transaction committed on exit: on the process's writer connection, locked for this thread
+        (:attr:`pinned_writer`), else on a pooled connection."""
         return _Tx(self, write=True)
 
     def error(self, action: str, exc: BaseException) -> StoreError:
@@ -174,7 +190,11 @@ class _Tx:
     def __enter__(self) -> Connection:
         b = self.backend
         b._check_fork()
-        if self.write or b.memory:
+        if self.write and not b.pinned_writer:
+            self.conn = b.engine.connect()
+            self.owned = True
+            self.conn.begin()
+        elif self.write or b.memory:
             self.lock = b.lock
             self.lock.acquire()
             try:
@@ -195,7 +215,7 @@ class _Tx:
     ) -> None:
         assert self.conn is not None
         try:
-            if self.owned:
+            if self.owned and not self.write:
                 self.conn.close()  # read transactions are rolled back
             elif exc_type is None:
                 try:
@@ -206,6 +226,8 @@ class _Tx:
             else:
                 _quiet_rollback(self.conn)
         finally:
+            if self.owned and self.write:
+                self.conn.close()  # back to the pool
             if self.lock is not None:
                 self.lock.release()
 

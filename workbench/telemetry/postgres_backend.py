@@ -1,7 +1,9 @@
 """The PostgreSQL telemetry backend (``postgresql+psycopg://user:pass@host/db``).
 
 ``attributes`` is JSONB, batches are written with ``COPY``, and a trigger refuses ``UPDATE``, ``DELETE`` and
-``TRUNCATE`` on ``events``. Schema creation is serialised between processes with an advisory lock.
+``TRUNCATE`` on ``events`` (a DELETE goes through only inside an audited erasure, see
+:mod:`workbench.telemetry.maintenance`). Schema migrations are serialised between processes with an advisory
+lock. Connections are pooled per process and sized from settings (:func:`pool_options`).
 """
 
 from __future__ import annotations
@@ -13,51 +15,54 @@ from sqlalchemy.engine import Connection, Engine
 
 from workbench.telemetry.backend import StoreBackend, frame_or_empty
 from workbench.telemetry.events import EVENT_FIELDS, Event
-from workbench.telemetry.schema import APPEND_ONLY_MESSAGE, dumps, event_values, metadata
+from workbench.telemetry.schema import dumps, event_values
 
 if TYPE_CHECKING:
     import pandas as pd
 
 #: Seconds to wait for a PostgreSQL server to accept a connection.
 CONNECT_TIMEOUT_S = 5
+#: ``application_name`` of Workbench's connections (``pg_stat_activity`` shows it).
+APPLICATION_NAME = "workbench-telemetry"
 
-_TRIGGERS = (
-    "CREATE OR REPLACE FUNCTION workbench_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-    f"BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'; END $$",
-    "DO $$ BEGIN "
-    "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'events_append_only' "
-    "AND tgrelid = 'events'::regclass) THEN "
-    "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
-    "FOR EACH ROW EXECUTE FUNCTION workbench_events_append_only(); END IF; "
-    "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'events_no_truncate' "
-    "AND tgrelid = 'events'::regclass) THEN "
-    "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
-    "FOR EACH STATEMENT EXECUTE FUNCTION workbench_events_append_only(); END IF; END $$",
-)
-# Serialises schema creation between processes (pg_advisory_xact_lock key: "wbevents").
+# Serialises schema migrations between processes (pg_advisory_xact_lock key: "wbevents").
 _SCHEMA_LOCK = 0x7762_6576_656E_7473 & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def pool_options() -> dict[str, Any]:
+    """The engine's pool and connection options, from settings (see "Sizing the pool" in the README).
+
+    Each process (a single-user server, each of its kernels, a batch worker) keeps at most ``store_pool_size``
+    idle connections and opens ``store_max_overflow`` more at a peak. Writes take a pooled connection per
+    transaction (no connection is pinned), and the server closes connections idle longer than
+    ``store_idle_timeout_s``, so idle kernels hold none; ``pool_pre_ping`` replaces a closed one on checkout.
+    """
+    from workbench.settings import get_settings
+
+    settings = get_settings()
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": APPLICATION_NAME}
+    if settings.store_idle_timeout_s > 0:
+        connect_args["options"] = f"-c idle_session_timeout={int(settings.store_idle_timeout_s * 1000)}"
+    return {
+        "pool_pre_ping": True,
+        "pool_size": settings.store_pool_size,
+        "max_overflow": settings.store_max_overflow,
+        "pool_timeout": 30,
+        "connect_args": connect_args,
+    }
 
 
 class PostgresBackend(StoreBackend):
     """A PostgreSQL database and this process's writer connection to it."""
 
     dialect = "postgresql"
+    pinned_writer = False
 
     def _prepare(self) -> Engine:
-        return sa.create_engine(
-            self.url,
-            pool_pre_ping=True,
-            pool_size=2,
-            max_overflow=4,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "workbench-telemetry"},
-            json_serializer=dumps,
-        )
+        return sa.create_engine(self.url, json_serializer=dumps, **pool_options())
 
-    def _create_schema(self, conn: Connection) -> None:
+    def lock_schema(self, conn: Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-        metadata.create_all(conn, checkfirst=True)
-        for statement in _TRIGGERS:
-            conn.exec_driver_sql(statement)
 
     def write_batch(self, conn: Connection, batch: list[Event]) -> None:
         """Write a batch with COPY on the transaction of ``conn``."""

@@ -9,6 +9,20 @@
   ``secret``, ``authorization``, ...) by ``"***"``, recursively, and strips passwords from URLs and bearer
   tokens or ``sk-`` keys from string values. Counting keys such as ``gen_ai.usage.input_tokens`` are kept:
   only the singular ``token`` segment is secret.
+
+What else an event holds, and why:
+
+- Free text (prompts, outputs) is redacted for PII, names included, by the guardrails before it reaches an
+  event (:mod:`workbench.guardrails.pii`); a playbook run's parameters, outputs and kernel log are redacted the
+  same way before they are saved (:mod:`workbench.playbooks.redaction`).
+- **Team names are not treated as identifying, and are stored as given** in events, ``run.json`` and output
+  notebooks. A team is a group label that managers filter and report by (``workbench report --team``), so it
+  must stay readable and joinable; it is not pseudonymised. What keeps a team's figures from describing one
+  person is the report's suppression: every team, and every team x skill cell, with fewer than
+  ``settings.min_group_size`` learners (default 5) is blanked (:mod:`workbench.skills.report`). A team label
+  becomes identifying in two cases, both the deployer's to avoid: a team named after a person
+  (``ana-okafor``) and a team of one outside the report (for example in a raw ``telemetry tail``). Name teams
+  after what they do (``support-emea``), and treat the raw store as personal data of the learners in it.
 """
 
 from __future__ import annotations

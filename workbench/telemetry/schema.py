@@ -51,7 +51,42 @@ events_table = sa.Table(
     sa.Index("ix_events_run_id", "run_id"),
 )
 
+#: The erasure audit log: one row per deliberate deletion of a learner's events (append-only itself).
+erasures_table = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("learner", sa.String(64), nullable=False),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("events", sa.Integer(), nullable=False),
+    sa.Index("ix_erasures_learner", "learner"),
+)
+
+#: The gate of an erasure in progress: present only inside the erasing transaction. The ``events`` trigger lets
+#: a DELETE through only for a learner listed here, and a row here needs its ``erasures`` audit row first.
+erasure_pending_table = sa.Table(
+    "erasure_pending",
+    metadata,
+    sa.Column("erasure_id", sa.String(36), primary_key=True),
+    sa.Column("learner", sa.String(64), nullable=False),
+    sa.Index("ix_erasure_pending_learner", "learner"),
+)
+
 APPEND_ONLY_MESSAGE = "telemetry events are append-only"
+#: What the audit log's own triggers say.
+AUDIT_APPEND_ONLY_MESSAGE = "the erasure audit log is append-only"
+#: What the gate's trigger says to an erasure without its audit record.
+UNAUDITED_ERASURE_MESSAGE = "an erasure needs its audit record in erasures first"
+
+#: The table Alembic keeps the store's schema revision in (not ``alembic_version``: an organisation's database
+#: may hold other applications' Alembic histories).
+VERSION_TABLE = "workbench_schema_version"
+#: The newest schema revision this code knows (the head of ``workbench/telemetry/migrations``; a test checks).
+HEAD_REVISION = "0002"
+#: The revision of a store created before migrations existed (an ``events`` table and no version table).
+BASELINE_REVISION = "0001"
 
 #: Database -> (the one driver Workbench uses, how a wrong driver is named, the URL form to write).
 _DRIVERS = {

@@ -28,7 +28,7 @@ from workbench._sqlite import SqliteOptions, SqliteWriter, connect, is_memory, r
 from workbench.errors import StoreError
 from workbench.telemetry.backend import StoreBackend, frame_or_empty
 from workbench.telemetry.events import EVENT_FIELDS, Event
-from workbench.telemetry.schema import APPEND_ONLY_MESSAGE, dumps, event_values, events_table, metadata
+from workbench.telemetry.schema import dumps, event_values, events_table
 
 if TYPE_CHECKING:
     import threading
@@ -39,14 +39,6 @@ if TYPE_CHECKING:
 OPTIONS = SqliteOptions(wal=True, synchronous="NORMAL")
 #: Filesystems where SQLite's locking cannot be trusted.
 NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smbfs", "smb3", "fuse.sshfs", "afs", "ncpfs"})
-
-_TRIGGERS = (
-    "CREATE TRIGGER IF NOT EXISTS events_append_only_update BEFORE UPDATE ON events "
-    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END",
-    "CREATE TRIGGER IF NOT EXISTS events_append_only_delete BEFORE DELETE ON events "
-    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END",
-)
-
 
 def _filesystem_type(path: Path) -> str | None:
     """The filesystem type (from /proc/mounts) of the mount holding ``path``; ``None`` off Linux."""
@@ -172,11 +164,6 @@ class SqliteBackend(StoreBackend):
 
     # -- the dialect's hooks ----------------------------------------------------------------------------------
 
-    def _create_schema(self, conn: Connection) -> None:
-        metadata.create_all(conn, checkfirst=True)
-        for statement in _TRIGGERS:
-            conn.exec_driver_sql(statement)
-
     def write_batch(self, conn: Connection, batch: list[Event]) -> None:
         # The time text is exactly SQLAlchemy's SQLite DateTime format (naive UTC, microseconds), so reads and
         # range filters through Core see the same values.
@@ -198,6 +185,9 @@ class SqliteBackend(StoreBackend):
         # SQLite holds naive UTC text in SQLAlchemy's format, compared as text: bind the same text (a plain
         # string parameter, so the raw-cursor frame reader below can pass it on unchanged).
         return sa.literal(sqlite_time(utc), sa.String())
+
+    def time_value(self, utc: datetime) -> Any:
+        return sqlite_time(utc)
 
     def frame_column(self, name: str, column: Any) -> Any:
         if name in ("time", "attributes"):

@@ -14,8 +14,12 @@ Two backends, chosen by URL (:func:`open_store`):
   as psycopg 3; :mod:`~workbench.telemetry.postgres_backend`): ``attributes`` is JSONB, batches are written
   with ``COPY``, and a trigger refuses ``UPDATE``, ``DELETE`` and ``TRUNCATE`` on ``events``.
 
-Both refuse changes to stored events (SQLite with triggers too): there is no update or delete API. An
-administrator who must erase data (a retention policy) drops the triggers deliberately.
+Both refuse changes to stored events with triggers: there is no update API, and the one way to delete is an
+audited erasure of one learner's events (:func:`workbench.telemetry.maintenance.erase_learner`), recorded in the
+store's own append-only ``erasures`` log in the same transaction.
+
+The schema is versioned with Alembic (:mod:`workbench.telemetry.migrate`): opening a store upgrades an older
+database to the head revision, once, under a lock.
 
 A batch written by :meth:`TelemetryStore.append_many` is one transaction: it is stored completely or not at
 all, and it is durable (across a crash of the writing process) when the call returns.
@@ -28,6 +32,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -84,6 +89,16 @@ __all__ = [
 _backends: ProcessShared[StoreBackend] = ProcessShared()
 
 
+def _new_backend(url: URL) -> StoreBackend:
+    return PostgresBackend(url) if url.get_backend_name() == "postgresql" else SqliteBackend(url)
+
+
+def _migrated_backend(url: URL) -> StoreBackend:
+    backend = _new_backend(url)
+    backend.ensure_schema()  # disposes the backend when it fails
+    return backend
+
+
 def _acquire_backend(url: URL) -> StoreBackend:
     postgres = url.get_backend_name() == "postgresql"
     # Each in-memory SQLite store is its own database.
@@ -92,7 +107,28 @@ def _acquire_backend(url: URL) -> StoreBackend:
         if not postgres and is_memory(url.database)
         else (os.getpid(), url.render_as_string(hide_password=False))
     )
-    return _backends.acquire(key, lambda: PostgresBackend(url) if postgres else SqliteBackend(url))
+    return _backends.acquire(key, lambda: _migrated_backend(url))
+
+
+@contextmanager
+def store_backend(url: str | Path | None = None, *, migrate: bool = True) -> Iterator[StoreBackend]:
+    """A private backend of the store at ``url`` (default: settings) for administration, disposed on exit.
+
+    Args:
+        url: The store URL.
+        migrate: Bring the schema to head first (``False``: as it is, for :func:`~.maintenance.upgrade_store`).
+    """
+    if url is None:
+        from workbench.settings import get_settings
+
+        url = str(get_settings().store_url)
+    backend = _new_backend(normalize_url(url))
+    try:
+        if migrate:
+            backend.ensure_schema()
+        yield backend
+    finally:
+        backend.dispose()
 
 
 def _release_backend(backend: StoreBackend) -> None:
@@ -120,6 +156,11 @@ class TelemetryStore:
     def url(self) -> str:
         """The store URL with any password hidden (safe to print)."""
         return self._backend.text
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
 
     @property
     def dialect(self) -> str:
@@ -314,6 +355,24 @@ class TelemetryStore:
         """
         self._check_open()
         return _ReadGuard(self._backend, action, write=write)
+
+    # -- raw SQL (the skills report's aggregation) ------------------------------------------------------------
+
+    def sql(self) -> _ReadGuard:
+        """A read connection for SQL the methods above do not cover (the skills report aggregates in SQL).
+
+        Use it as ``with store.sql() as conn:``; the transaction is rolled back on exit and database errors
+        become :class:`StoreError`. Statements must only read.
+        """
+        return self._reading("read")
+
+    def time_value(self, value: datetime | str) -> Any:
+        """``value`` (datetime or ISO text; naive = UTC) as a raw-SQL parameter compared like stored times."""
+        return self._backend.time_value(parse_time(value))
+
+    def reopen(self) -> TelemetryStore:
+        """A new store on the same database (its holder may close this one)."""
+        return TelemetryStore(self._backend.url.render_as_string(hide_password=False))
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 

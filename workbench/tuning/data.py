@@ -31,6 +31,11 @@ ROLES: tuple[str, ...] = ("system", "user", "assistant")
 #: Bad lines listed in one error message (the rest are counted).
 MAX_REPORTED_ERRORS = 10
 IGNORE_INDEX = -100
+#: What one good line looks like (shown when a file has none).
+EXAMPLE_LINES = (
+    '{"instruction": "Summarise the ticket", "output": "The printer is out of toner."} or '
+    '{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}'
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,15 @@ class DatasetReport:
     def ok(self) -> bool:
         """No bad lines and at least one example."""
         return not self.errors and bool(self.examples)
+
+    def empty_error(self) -> ValidationError:
+        """The error for a file with no examples and no bad lines: empty, or only blank and comment lines."""
+        what = "is empty" if not self.path.stat().st_size else "has only blank or comment lines"
+        return ValidationError(
+            f"the dataset has no examples: the file {what}",
+            file=self.path,
+            hint=f"add one JSON object per line, e.g. {EXAMPLE_LINES}",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (for ``--json``)."""
@@ -230,11 +244,7 @@ def load_examples(
             hint=f"fix or delete line(s) {lines}; run 'workbench tune validate {report.path}' to re-check",
         )
     if not report.examples:
-        raise ValidationError(
-            "the dataset has no examples",
-            file=report.path,
-            hint='add one JSON object per line, e.g. {"instruction": "...", "output": "..."}',
-        )
+        raise report.empty_error()
     return report.examples
 
 

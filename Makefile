@@ -72,8 +72,8 @@ demo: install
 # earlier kernel/server tests have left an asyncio loop installed.
 test: install-test
 	@$(if $(LOCK),$(BIN)/python -m workbench._lock check $(LOCK),echo "dependencies: not locked (newest allowed)")
-	$(BIN)/python -m pytest -m "not browser and not offline" $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+	WORKBENCH_TEST_LOCK="$(LOCK)" $(BIN)/python -m pytest -m "not browser and not offline" $(PYTEST_ARGS)
+	WORKBENCH_TEST_LOCK="$(LOCK)" $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 # Hermetic offline mode, proven: the playbook suite and the demo in a network namespace with only a loopback, under
 # strace (any connect/send to a non-loopback address fails), with no HF offline switches set. CI runs it after

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from contextlib import redirect_stdout
 from importlib.metadata import version
 from pathlib import Path
@@ -56,6 +57,8 @@ def test_the_checked_in_lock_pins_every_declared_dependency_within_its_range() -
 
 
 def test_this_environment_was_installed_from_the_lock() -> None:
+    if os.environ.get("WORKBENCH_TEST_LOCK", "requirements-lock.txt") == "":
+        pytest.skip("`make test-latest`: this environment is unlocked on purpose (its drift is the point)")
     assert _lock.find_lock() == LOCK
     assert _lock.lock_drift() == []
     assert _lock.check_environment(LOCK) == []

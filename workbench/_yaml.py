@@ -2,7 +2,8 @@
 
 Every loader of a user-written YAML file (playbook manifests, rubrics, skills taxonomies, tune configs) parses
 with :func:`load_yaml` and reports a schema problem with :func:`located_error`, which prints as
-``file:line (field 'tasks[1].title'): message``. :func:`schema_issues` reads pydantic's errors into the
+``file:line (field 'tasks[1].title'): message``. :func:`jsonl_objects` reads JSON Lines files (question sets,
+evaluation suites) with the same file-and-line errors. :func:`schema_issues` reads pydantic's errors into the
 location and message those errors need. :class:`YamlDocument` is the base of the versioned documents (rubrics,
 prompt templates): ``id``, ``version``, ``ref`` and the file they came from.
 
@@ -11,8 +12,9 @@ Core layer: imports only the standard library, PyYAML, pydantic and :mod:`workbe
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,6 +63,31 @@ def load_yaml(
             f"{message}: {problem}", file=file, line=mark.line + 1 if mark is not None else None, hint=hint
         ) from None
     return data, _lines_of(node)
+
+
+def jsonl_objects(
+    lines: Iterable[str], *, file: str | Path, hint: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON objects of JSON Lines text with their 1-based line numbers; blank lines are skipped.
+
+    Args:
+        lines: The file's lines.
+        file: The file, named in errors.
+        hint: The expected shape of a line, the hint of every error.
+
+    Raises:
+        ValidationError: A line is not valid JSON or not a JSON object (file and line named).
+    """
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"invalid JSON: {exc.msg}", file=file, line=number, hint=hint) from None
+        if not isinstance(data, dict):
+            raise ValidationError("a line must be a JSON object", file=file, line=number, hint=hint)
+        yield number, data
 
 
 def yaml_lines(text: str) -> LineMap:

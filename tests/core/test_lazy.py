@@ -58,7 +58,7 @@ for name in ("Nope", "missing"):
 
 
 def test_a_name_under_two_modules_is_refused() -> None:
-    with pytest.raises(ValueError, match="'Twice' is exported from both 'pkg.one' and 'pkg.two'"):
+    with pytest.raises(ValueError, match=r"'Twice' is exported from both 'pkg\.one' and 'pkg\.two'"):
         lazy_exports("pkg", {"one": ("Twice",), "two": ("Twice",)}, {})
 
 

@@ -174,21 +174,19 @@ def load_parameter_sets(path: str | Path) -> list[dict[str, Any]]:
     return data
 
 
+@dataclass(eq=False)
 class _Kernel:
     """One warm kernel owned by one worker."""
 
-    def __init__(
-        self, kernel_name: str, env: dict[str, str], cwd: str, start_timeout: float, log: Path
-    ) -> None:
-        self.kernel_name = kernel_name
-        self.log = log
-        self.env = env
-        self.cwd = cwd
-        self.start_timeout = start_timeout
-        self.km: AsyncKernelManager | None = None
-        self.kc: Any = None
-        self.starts = 0
-        self.language_info: dict[str, Any] | None = None
+    kernel_name: str
+    env: dict[str, str]
+    cwd: str
+    start_timeout: float
+    log: Path
+    km: AsyncKernelManager | None = field(default=None, init=False)
+    kc: Any = field(default=None, init=False)
+    starts: int = field(default=0, init=False)
+    language_info: dict[str, Any] | None = field(default=None, init=False)
 
     async def start(self) -> None:
         self.km = kernel_manager_class()(kernel_name=self.kernel_name)

@@ -345,6 +345,7 @@ class _ReservedParameterFilter(logging.Filter):
 logging.getLogger("papermill").addFilter(_ReservedParameterFilter())
 
 
+@dataclass(kw_only=True, eq=False)
 class PlaybookRunner:
     """Runs playbooks one at a time, each in a fresh kernel (papermill).
 
@@ -356,20 +357,11 @@ class PlaybookRunner:
         log_output: Echo cell outputs to the log (papermill's ``log_output``).
     """
 
-    def __init__(
-        self,
-        *,
-        timeout: float | None = None,
-        start_timeout: float = 60.0,
-        runs_dir: str | Path | None = None,
-        progress_bar: bool = False,
-        log_output: bool = False,
-    ) -> None:
-        self.timeout = timeout
-        self.start_timeout = start_timeout
-        self.runs_dir = runs_dir
-        self.progress_bar = progress_bar
-        self.log_output = log_output
+    timeout: float | None = None
+    start_timeout: float = 60.0
+    runs_dir: str | Path | None = None
+    progress_bar: bool = False
+    log_output: bool = False
 
     def run(self, playbook: str | Path | Playbook, **options: Unpack[RunOptions]) -> RunResult:
         """Execute ``playbook`` once and return its honest :class:`RunResult` (never raises for a failed run).

@@ -246,6 +246,7 @@ def _preamble(prep: PreparedRun) -> str:
     )
 
 
+@dataclass(kw_only=True, eq=False)
 class BatchRunner:
     """Runs one playbook many times through ``workers`` reused kernels, with a progress bar.
 
@@ -262,32 +263,20 @@ class BatchRunner:
         continue_on_error: Run every cell even after one fails (each task records its own outcome).
     """
 
-    def __init__(
-        self,
-        *,
-        workers: int | None = None,
-        timeout: float | None = None,
-        start_timeout: float = 60.0,
-        runs_dir: str | Path | None = None,
-        progress: bool = True,
-        isolation: Isolation = "reset",
-        on_result: Callable[[RunResult], None] | None = None,
-        version: str = "learner",
-        origin: str | None = None,
-        continue_on_error: bool = False,
-    ) -> None:
-        if workers is not None and workers < 1:
-            raise ValidationError(f"workers must be at least 1, got {workers}", field="workers")
-        self.workers = workers
-        self.timeout = timeout
-        self.start_timeout = start_timeout
-        self.runs_dir = runs_dir
-        self.progress = progress
-        self.isolation = isolation
-        self.on_result = on_result
-        self.version = version
-        self.origin = origin
-        self.continue_on_error = continue_on_error
+    workers: int | None = None
+    timeout: float | None = None
+    start_timeout: float = 60.0
+    runs_dir: str | Path | None = None
+    progress: bool = True
+    isolation: Isolation = "reset"
+    on_result: Callable[[RunResult], None] | None = None
+    version: str = "learner"
+    origin: str | None = None
+    continue_on_error: bool = False
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ValidationError(f"workers must be at least 1, got {self.workers}", field="workers")
 
     def run(
         self,

@@ -5,7 +5,8 @@ with :func:`load_yaml` and reports a schema problem with :func:`located_error`, 
 ``file:line (field 'tasks[1].title'): message``. :func:`jsonl_objects` reads JSON Lines files (question sets,
 evaluation suites) with the same file-and-line errors. :func:`schema_issues` reads pydantic's errors into the
 location and message those errors need. :class:`YamlDocument` is the base of the versioned documents (rubrics,
-prompt templates): ``id``, ``version``, ``ref`` and the file they came from.
+prompt templates): ``id``, ``version``, ``ref`` and the file they came from; copilot specs, whose version is a
+string, share its base :class:`SourcedDocument`.
 
 Core layer: imports only the standard library, PyYAML, pydantic and :mod:`workbench.errors`.
 """
@@ -223,14 +224,15 @@ def located_error(
     return error(message, file=file, line=line_for(lines or {}, loc), field=name or None, hint=hint)
 
 
-class YamlDocument(BaseModel):
-    """A versioned document loaded from a YAML file: ``id``, ``version`` and where it came from.
+class SourcedDocument(BaseModel):
+    """A document loaded from a YAML file: ``id``, ``version``, its ``ref`` and where it came from.
 
-    Subclasses add their fields, config and id checks; their loaders set ``_source``.
+    Subclasses narrow ``version`` (:class:`YamlDocument`: a whole number; copilot specs: a version string) and
+    add their fields, config and id checks; their loaders set ``_source``.
     """
 
     id: str
-    version: int = Field(ge=1)
+    version: int | str
 
     _source: Path | None = PrivateAttr(None)
 
@@ -243,4 +245,10 @@ class YamlDocument(BaseModel):
     def source(self) -> Path | None:
         """The file this document was loaded from, if any."""
         return self._source
+
+
+class YamlDocument(SourcedDocument):
+    """A document whose ``version`` is a whole number from 1 (rubrics, prompt templates)."""
+
+    version: int = Field(ge=1)
 

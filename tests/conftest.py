@@ -72,6 +72,16 @@ def tiny_model(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def copilot_template(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A scaffolded ``it-helpdesk`` copilot folder on workbench-tiny, made once (tests copy it)."""
+    from workbench.copilots import new_copilot
+
+    folder = tmp_path_factory.mktemp("copilot-template") / "it-helpdesk"
+    new_copilot("it-helpdesk", folder, model="workbench-tiny")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct converted from its wheel into the persistent test cache (once per checkout)."""
     from workbench.models import build_smollm2_model

@@ -2,17 +2,20 @@
 
 Every loader of a user-written YAML file (playbook manifests, rubrics, skills taxonomies, tune configs) parses
 with :func:`load_yaml` and reports a schema problem with :func:`located_error`, which prints as
-``file:line (field 'tasks[1].title'): message``. :func:`schema_issues` reads pydantic's errors into the
+``file:line (field 'tasks[1].title'): message``. :func:`jsonl_objects` reads JSON Lines files (question sets,
+evaluation suites) with the same file-and-line errors. :func:`schema_issues` reads pydantic's errors into the
 location and message those errors need. :class:`YamlDocument` is the base of the versioned documents (rubrics,
-prompt templates): ``id``, ``version``, ``ref`` and the file they came from.
+prompt templates): ``id``, ``version``, ``ref`` and the file they came from; copilot specs, whose version is a
+string, share its base :class:`SourcedDocument`.
 
 Core layer: imports only the standard library, PyYAML, pydantic and :mod:`workbench.errors`.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,6 +64,31 @@ def load_yaml(
             f"{message}: {problem}", file=file, line=mark.line + 1 if mark is not None else None, hint=hint
         ) from None
     return data, _lines_of(node)
+
+
+def jsonl_objects(
+    lines: Iterable[str], *, file: str | Path, hint: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON objects of JSON Lines text with their 1-based line numbers; blank lines are skipped.
+
+    Args:
+        lines: The file's lines.
+        file: The file, named in errors.
+        hint: The expected shape of a line, the hint of every error.
+
+    Raises:
+        ValidationError: A line is not valid JSON or not a JSON object (file and line named).
+    """
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"invalid JSON: {exc.msg}", file=file, line=number, hint=hint) from None
+        if not isinstance(data, dict):
+            raise ValidationError("a line must be a JSON object", file=file, line=number, hint=hint)
+        yield number, data
 
 
 def yaml_lines(text: str) -> LineMap:
@@ -196,14 +224,15 @@ def located_error(
     return error(message, file=file, line=line_for(lines or {}, loc), field=name or None, hint=hint)
 
 
-class YamlDocument(BaseModel):
-    """A versioned document loaded from a YAML file: ``id``, ``version`` and where it came from.
+class SourcedDocument(BaseModel):
+    """A document loaded from a YAML file: ``id``, ``version``, its ``ref`` and where it came from.
 
-    Subclasses add their fields, config and id checks; their loaders set ``_source``.
+    Subclasses narrow ``version`` (:class:`YamlDocument`: a whole number; copilot specs: a version string) and
+    add their fields, config and id checks; their loaders set ``_source``.
     """
 
     id: str
-    version: int = Field(ge=1)
+    version: int | str
 
     _source: Path | None = PrivateAttr(None)
 
@@ -216,4 +245,10 @@ class YamlDocument(BaseModel):
     def source(self) -> Path | None:
         """The file this document was loaded from, if any."""
         return self._source
+
+
+class YamlDocument(SourcedDocument):
+    """A document whose ``version`` is a whole number from 1 (rubrics, prompt templates)."""
+
+    version: int = Field(ge=1)
 

@@ -17,19 +17,9 @@ DOCS = {
 }
 
 
-@pytest.fixture(scope="session")
-def copilot_template(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    """A scaffolded copilot folder on workbench-tiny, made once (copy it with ``helpdesk``)."""
-    from workbench.copilots import new_copilot
-
-    folder = tmp_path_factory.mktemp("copilot-template") / "it-helpdesk"
-    new_copilot("it-helpdesk", folder, model="workbench-tiny")
-    return folder
-
-
 @pytest.fixture
 def helpdesk(copilot_template: Path, tmp_path: Path) -> Path:
-    """A private copy of the scaffolded copilot folder (``it-helpdesk/copilot.yaml``)."""
+    """A private copy of the scaffolded copilot folder (``it-helpdesk/copilot.yaml``; see tests/conftest.py)."""
     return Path(shutil.copytree(copilot_template, tmp_path / "it-helpdesk"))
 
 

@@ -7,13 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from workbench._lazy import lazy_exports
+
 PKG = Path(__file__).resolve().parents[2] / "workbench"
 
 PACKAGE = """
 from workbench._lazy import lazy_exports
 
-_EXPORTS = {"Heavy": "heavy", "Far": "lazypkg_far.deep", "missing": "heavy"}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+_EXPORTS = {"heavy": ("Heavy", "missing"), "lazypkg_far.deep": ("Far",)}
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), eager=("light",))
+light = 1
 """
 
 
@@ -30,6 +35,7 @@ builtins.LOADS = 0
 import lazypkg
 assert "lazypkg.heavy" not in sys.modules and builtins.LOADS == 0
 assert {"Heavy", "Far", "missing"} <= set(dir(lazypkg))
+assert lazypkg.__all__ == ["Far", "Heavy", "light", "missing"]
 first = lazypkg.Heavy
 assert "lazypkg.heavy" in sys.modules and builtins.LOADS == 1
 assert lazypkg.__dict__["Heavy"] is first  # cached: the next lookup skips __getattr__
@@ -49,6 +55,11 @@ for name in ("Nope", "missing"):
         "Nope module 'lazypkg' has no attribute 'Nope'",
         "missing module 'lazypkg.heavy' has no attribute 'missing'",
     ]
+
+
+def test_a_name_under_two_modules_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"'Twice' is exported from both 'pkg\.one' and 'pkg\.two'"):
+        lazy_exports("pkg", {"one": ("Twice",), "two": ("Twice",)}, {})
 
 
 def test_lazy_packages_use_the_one_helper() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rag_helpers import write_corpus
+from rag_helpers import SMALL, write_corpus
 
 
 @pytest.fixture(scope="session")
@@ -35,13 +35,11 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
     """A saved index of the small corpus (read-only: copy it with ``index_copy`` to change it)."""
-    from workbench.rag import ChunkingConfig, RagIndex
+    from workbench.rag import RagIndex
 
     base = tmp_path_factory.mktemp("rag")
     src = write_corpus(base / "corpus")
-    RagIndex.build(
-        src, out=base / "index", chunking=ChunkingConfig(chunk_size=200, chunk_overlap=20), embedder=embedder
-    )
+    RagIndex.build(src, out=base / "index", chunking=SMALL, embedder=embedder)
     return base / "index"
 
 

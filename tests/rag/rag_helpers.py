@@ -7,6 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from workbench.rag import ChunkingConfig
+
+#: Small chunks, so the test corpus gives several chunks per document.
+SMALL = ChunkingConfig(chunk_size=200, chunk_overlap=20)
+
 DOCS: dict[str, str] = {
     "guides/csv.md": (
         "# Reading CSV files\n\nUse csv.reader to iterate over the rows of a comma separated values file.\n\n"

@@ -15,18 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rag_helpers import write_corpus
+from rag_helpers import SMALL, write_corpus
 
 from workbench.rag import (
-    ChunkingConfig,
     IndexConflictError,
     IndexLockTimeout,
     RagIndex,
     cached_index,
     index_lock,
 )
-
-SMALL = ChunkingConfig(chunk_size=200, chunk_overlap=20)
 
 
 def _note(root: Path, name: str) -> Path:

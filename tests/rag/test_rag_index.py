@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from rag_helpers import CountingEmbedder, write_corpus
+from rag_helpers import SMALL, CountingEmbedder, write_corpus
 
 from workbench.errors import ConfigError, NotFoundError
 from workbench.rag import (
-    ChunkingConfig,
     EmbedderMismatchError,
     IndexCorruptError,
     RagIndex,
@@ -24,8 +23,6 @@ from workbench.rag import (
     weighted_fusion,
 )
 from workbench.rag.fusion import fuse_batch
-
-SMALL = ChunkingConfig(chunk_size=200, chunk_overlap=20)
 
 
 def test_modes_find_the_obvious_document(built_index: Path, embedder: Any) -> None:

@@ -7,11 +7,11 @@ if any loader reaches it, whatever torch's own safe-load default would have done
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pickle_trap import evil_pickle, trap_torch_load
 
 from workbench.cli import main
 
@@ -19,24 +19,9 @@ BERT_CONFIG = {"model_type": "bert", "architectures": ["BertModel"], "vocab_size
                "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16}  # fmt: skip
 
 
-class _Payload:
-    """Unpickling this writes a marker file: proof that code ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Path.write_text, (self.marker, "unpickled: arbitrary code ran"))
-
-
 @pytest.fixture
 def marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    import torch
-
-    def trap(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("torch.load was called on an untrusted file")
-
-    monkeypatch.setattr(torch, "load", trap)
+    trap_torch_load(monkeypatch)
     return tmp_path / "PWNED"
 
 
@@ -45,7 +30,7 @@ def _evil_folder(folder: Path, marker: Path, weights: str = "pytorch_model.bin")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(BERT_CONFIG))
     (folder / weights).parent.mkdir(parents=True, exist_ok=True)
-    (folder / weights).write_bytes(pickle.dumps({"embeddings.weight": _Payload(marker)}))
+    (folder / weights).write_bytes(evil_pickle("embeddings.weight", marker))
     return folder
 
 

@@ -11,20 +11,10 @@ import pytest
 from serving_helpers import LiveServer, make_app
 
 
-@pytest.fixture(scope="session")
-def served_template(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    """A scaffolded copilot folder on workbench-tiny (copied per test with ``served_spec``)."""
-    from workbench.copilots import new_copilot
-
-    folder = tmp_path_factory.mktemp("served") / "it-helpdesk"
-    new_copilot("it-helpdesk", folder, model="workbench-tiny")
-    return folder
-
-
 @pytest.fixture
-def served_spec(served_template: Path, tmp_path: Path) -> Path:
-    """A private copy of the served copilot's folder."""
-    return Path(shutil.copytree(served_template, tmp_path / "it-helpdesk"))
+def served_spec(copilot_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the scaffolded copilot folder on workbench-tiny (see tests/conftest.py)."""
+    return Path(shutil.copytree(copilot_template, tmp_path / "it-helpdesk"))
 
 
 @pytest.fixture

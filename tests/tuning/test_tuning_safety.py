@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
-from typing import Any
 
 import pytest
+from pickle_trap import evil_pickle, trap_torch_load
 
 from workbench.cli import main
 from workbench.errors import ModelLoadError, NotFoundError
@@ -15,19 +14,8 @@ from workbench.tuning import check_adapter_dir, evaluate_adapter, load_tuned, me
 from workbench.tuning.checkpoint import load_optimizer, save_optimizer
 
 
-class _Payload:
-    """Unpickling this writes a marker file: proof that code ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Path.write_text, (self.marker, "unpickled: arbitrary code ran"))
-
-
 @pytest.fixture
 def evil_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    import torch
 
     folder = tmp_path / "evil-adapter"
     folder.mkdir()
@@ -43,12 +31,8 @@ def evil_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
             }
         )
     )
-    (folder / "adapter_model.bin").write_bytes(pickle.dumps({"weights": _Payload(marker)}))
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("torch.load was called on an untrusted file")
-
-    monkeypatch.setattr(torch, "load", refuse)
+    (folder / "adapter_model.bin").write_bytes(evil_pickle("weights", marker))
+    trap_torch_load(monkeypatch)
     return folder, marker
 
 

@@ -23,58 +23,27 @@ from __future__ import annotations
 
 from workbench._lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    # spec
-    "SPEC_NAME": "workbench.copilots.spec",
-    "CopilotSpec": "workbench.copilots.spec",
-    "TemplateSlots": "workbench.copilots.spec",
-    "load_spec": "workbench.copilots.spec",
-    "spec_from_data": "workbench.copilots.spec",
-    "check_references": "workbench.copilots.spec",
-    "find_specs": "workbench.copilots.spec",
-    "template_slots": "workbench.copilots.spec",
-    "new_copilot": "workbench.copilots.authoring",
-    # runtime
-    "Copilot": "workbench.copilots.runtime",
-    "Turn": "workbench.copilots.runtime",
-    "Answer": "workbench.copilots.runtime",
-    "load_backend": "workbench.copilots.runtime",
-    # evaluation
-    "SuiteQuestion": "workbench.copilots.evaluation",
-    "QuestionResult": "workbench.copilots.evaluation",
-    "EvalReport": "workbench.copilots.evaluation",
-    "EVIDENCE_SKILLS": "workbench.copilots.evaluation",
-    "load_suite": "workbench.copilots.evaluation",
-    "evaluate_copilot": "workbench.copilots.evaluation",
-    "summarise": "workbench.copilots.evaluation",
-    "Grounding": "workbench.copilots.grounding",
-    "ground": "workbench.copilots.grounding",
-    "GATES": "workbench.copilots.gates",
-    "Gate": "workbench.copilots.gates",
-    "check_gates": "workbench.copilots.gates",
-    "Comparison": "workbench.copilots.compare",
-    "compare": "workbench.copilots.compare",
-    "format_report": "workbench.copilots.compare",
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "spec": (
+        "SPEC_NAME", "CopilotSpec", "TemplateSlots", "load_spec", "spec_from_data", "check_references",
+        "find_specs", "template_slots",
+    ),
+    "authoring": ("new_copilot",),
+    "runtime": ("Copilot", "Turn", "Answer", "load_backend"),
+    "evaluation": (
+        "SuiteQuestion", "QuestionResult", "EvalReport", "EVIDENCE_SKILLS", "load_suite", "evaluate_copilot",
+        "summarise",
+    ),
+    "grounding": ("Grounding", "ground"),
+    "gates": ("GATES", "Gate", "check_gates"),
+    "compare": ("Comparison", "compare", "format_report"),
     # registry and lifecycle
-    "CopilotRegistry": "workbench.copilots.registry",
-    "VersionRecord": "workbench.copilots.registry",
-    "Promotion": "workbench.copilots.registry",
-    "StageState": "workbench.copilots.registry",
-    "open_registry": "workbench.copilots.registry",
-    "EvalOutcome": "workbench.copilots.lifecycle",
-    "ServedVersion": "workbench.copilots.lifecycle",
-    "resolve_spec": "workbench.copilots.lifecycle",
-    "evaluate_version": "workbench.copilots.lifecycle",
-    "promote_version": "workbench.copilots.lifecycle",
-    "rollback_copilot": "workbench.copilots.lifecycle",
-    "copilot_state": "workbench.copilots.lifecycle",
-    "serving_versions": "workbench.copilots.lifecycle",
-    # export
-    "ExportResult": "workbench.copilots.export",
-    "export_copilot": "workbench.copilots.export",
-    "prompt_settings": "workbench.copilots.export",
+    "registry": ("CopilotRegistry", "VersionRecord", "Promotion", "StageState", "open_registry"),
+    "lifecycle": (
+        "EvalOutcome", "ServedVersion", "resolve_spec", "evaluate_version", "promote_version",
+        "rollback_copilot", "copilot_state", "serving_versions",
+    ),
+    "export": ("ExportResult", "export_copilot", "prompt_settings"),
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

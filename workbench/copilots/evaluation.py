@@ -23,7 +23,6 @@ of the spec's gates the version passes) and ``evaluation_design`` (how complete 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -32,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from workbench._yaml import jsonl_objects
 from workbench.copilots.gates import Gate, check_gates
 from workbench.copilots.grounding import ground
 from workbench.copilots.runtime import Copilot
@@ -68,15 +68,7 @@ def load_suite(path: str | Path) -> list[SuiteQuestion]:
         raise NotFoundError(f"no evaluation suite at '{file}'", file=file, hint="point evaluation.questions at a JSONL file")
     shape = 'each line: {"question": "...", "reference": "the expected answer", "relevant": ["source/id.md"]}'
     out: list[SuiteQuestion] = []
-    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"invalid JSON: {exc.msg}", file=file, line=number, hint=shape) from None
-        if not isinstance(data, dict):
-            raise ValidationError("a line must be a JSON object", file=file, line=number, hint=shape)
+    for number, data in jsonl_objects(file.read_text(encoding="utf-8").splitlines(), file=file, hint=shape):
         question, reference = data.pop("question", None), data.pop("reference", data.pop("answer", None))
         relevant = data.pop("relevant", [])
         for name, value in (("question", question), ("reference", reference)):

@@ -42,12 +42,21 @@ STAGES: tuple[str, ...] = ("canary", "ga")
 metadata = sa.MetaData()
 _KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-versions_table = sa.Table(
+
+def _table(name: str, *items: sa.schema.SchemaItem) -> sa.Table:
+    """A registry table: a sequence key and the copilot and version a row is about, then ``items``."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("seq", _KEY, primary_key=True, autoincrement=True),
+        sa.Column("copilot", sa.String(200), nullable=False),
+        sa.Column("version", sa.String(100), nullable=False),
+        *items,
+    )
+
+
+versions_table = _table(
     "copilot_versions",
-    metadata,
-    sa.Column("seq", _KEY, primary_key=True, autoincrement=True),
-    sa.Column("copilot", sa.String(200), nullable=False),
-    sa.Column("version", sa.String(100), nullable=False),
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("spec", sa.JSON(), nullable=False),
     sa.Column("spec_path", sa.String(2000)),
@@ -55,24 +64,16 @@ versions_table = sa.Table(
     sa.Column("created_by", sa.String(64)),
     sa.UniqueConstraint("copilot", "version", name="ux_copilot_versions"),
 )
-evaluations_table = sa.Table(
+evaluations_table = _table(
     "copilot_evaluations",
-    metadata,
-    sa.Column("seq", _KEY, primary_key=True, autoincrement=True),
-    sa.Column("copilot", sa.String(200), nullable=False),
-    sa.Column("version", sa.String(100), nullable=False),
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("passed", sa.Boolean(), nullable=False),
     sa.Column("report", sa.JSON(), nullable=False),
     sa.Index("ix_copilot_evaluations_version", "copilot", "version"),
 )
-promotions_table = sa.Table(
+promotions_table = _table(
     "copilot_promotions",
-    metadata,
-    sa.Column("seq", _KEY, primary_key=True, autoincrement=True),
-    sa.Column("copilot", sa.String(200), nullable=False),
-    sa.Column("version", sa.String(100), nullable=False),
     sa.Column("stage", sa.String(16), nullable=False),
     sa.Column("action", sa.String(16), nullable=False),  # promote | rollback | end
     sa.Column("previous", sa.String(100)),

@@ -41,7 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from workbench._yaml import LineMap, Loc, load_yaml, located_error, schema_issues
+from workbench._yaml import LineMap, Loc, SourcedDocument, load_yaml, located_error, schema_issues
 from workbench.errors import NotFoundError, ValidationError, WorkbenchError
 
 #: The file name ``new`` writes and folders are searched for.
@@ -160,10 +160,12 @@ class ServingSection(_Section):
     cache: CacheSection = CacheSection()
 
 
-class CopilotSpec(_Section):
+class CopilotSpec(_Section, SourcedDocument):
     """A copilot: load with :func:`load_spec`; paths are absolute once loaded from a file."""
 
-    id: str
+    # ``ref`` (id@version: how the registry, telemetry and the CLI name a version) and ``source`` (the YAML
+    # file, if any) come from SourcedDocument.
+
     version: str
     title: str = ""
     description: str = ""
@@ -175,7 +177,6 @@ class CopilotSpec(_Section):
     slo: SLO = SLO()
     serving: ServingSection = ServingSection()
 
-    _source: Path | None = PrivateAttr(None)
     _lines: LineMap = PrivateAttr(default_factory=dict)
 
     @field_validator("id")
@@ -195,16 +196,6 @@ class CopilotSpec(_Section):
         if isinstance(value, str) and not _VERSION.match(value):
             raise ValueError(f"version '{value}' may hold only letters, digits and . + _ -")
         return value
-
-    @property
-    def ref(self) -> str:
-        """``id@version``: how the registry, telemetry and the CLI name this version."""
-        return f"{self.id}@{self.version}"
-
-    @property
-    def source(self) -> Path | None:
-        """The YAML file this spec came from, if any."""
-        return self._source
 
     @property
     def served_name(self) -> str:

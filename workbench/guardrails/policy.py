@@ -106,6 +106,14 @@ class TelemetryPolicy(_Section):
     max_text_chars: int = Field(default=2000, ge=0)
 
 
+
+def _whole_words(terms: list[str]) -> re.Pattern[str] | None:
+    """A case-insensitive pattern matching any of ``terms`` as whole words (longest first); ``None`` for none."""
+    if not terms:
+        return None
+    alternatives = sorted((re.escape(t.strip()) for t in terms if t.strip()), key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+
 class Policy(_Section):
     """A complete guardrail policy. See the module docstring for the YAML form."""
 
@@ -139,17 +147,11 @@ class Policy(_Section):
 
     @cached_property
     def _deny_terms(self) -> re.Pattern[str] | None:
-        if not self.terms.deny:
-            return None
-        alternatives = sorted((re.escape(t.strip()) for t in self.terms.deny if t.strip()), key=len, reverse=True)
-        return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+        return _whole_words(self.terms.deny)
 
     @cached_property
     def _allow_terms(self) -> re.Pattern[str] | None:
-        if not self.terms.allow:
-            return None
-        alternatives = sorted((re.escape(t.strip()) for t in self.terms.allow if t.strip()), key=len, reverse=True)
-        return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+        return _whole_words(self.terms.allow)
 
     def denied_terms(self, text: str) -> list[str]:
         """The deny-listed terms found in ``text`` (as written in the policy), ignoring allow-listed phrases."""

@@ -22,67 +22,27 @@ Quick tour::
 
 from __future__ import annotations
 
+# ruff: noqa: F401 - the imports below are re-exports; __all__ comes from lazy_exports, which ruff cannot read
 from typing import TYPE_CHECKING
 
 from workbench._lazy import lazy_exports
 from workbench.settings import SMOLLM2_MODEL, TINY_MODEL
 
-#: public name -> submodule that defines it
-_EXPORTS: dict[str, str] = {
-    "DeviceInfo": "devices",
-    "detect_devices": "devices",
-    "detect_device": "devices",
-    "QuantizationPlan": "quantization",
-    "QuantProbe": "quantization",
-    "plan_quantization": "quantization",
-    "probe_quantization": "quantization",
-    "build_tiny_model": "tiny",
-    "build_smollm2_model": "smollm2",
-    "load_model": "loading",
-    "default_model_name": "loading",
-    "prepare_builtin": "loading",
-    "ChatBackend": "backends",
-    "MODEL_SOURCES": "loading",
-    "GenerationParams": "generation",
-    "Generation": "generation",
-    "GenerationStream": "generation",
-    "Message": "generation",
-    "load_embedder": "embeddings",
-    "Embedder": "embeddings",
-    "refuse_pickle_weights": "folders",
-    "hub_snapshot": "_hf",
-    "EmbeddingVariant": "embedding_variants",
-    "EMBEDDING_VARIANTS": "embedding_variants",
+#: submodule -> the public names it defines
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "devices": ("DeviceInfo", "detect_devices", "detect_device"),
+    "quantization": ("QuantizationPlan", "QuantProbe", "plan_quantization", "probe_quantization"),
+    "tiny": ("build_tiny_model",),
+    "smollm2": ("build_smollm2_model",),
+    "loading": ("load_model", "default_model_name", "prepare_builtin", "MODEL_SOURCES"),
+    "backends": ("ChatBackend",),
+    "generation": ("GenerationParams", "Generation", "GenerationStream", "Message"),
+    "embeddings": ("load_embedder", "Embedder"),
+    "folders": ("refuse_pickle_weights",),
+    "_hf": ("hub_snapshot",),
+    "embedding_variants": ("EmbeddingVariant", "EMBEDDING_VARIANTS"),
 }
 
-__all__ = [
-    "EMBEDDING_VARIANTS",
-    "MODEL_SOURCES",
-    "SMOLLM2_MODEL",
-    "TINY_MODEL",
-    "ChatBackend",
-    "DeviceInfo",
-    "Embedder",
-    "EmbeddingVariant",
-    "Generation",
-    "GenerationParams",
-    "GenerationStream",
-    "Message",
-    "QuantProbe",
-    "QuantizationPlan",
-    "build_smollm2_model",
-    "build_tiny_model",
-    "default_model_name",
-    "detect_device",
-    "detect_devices",
-    "hub_snapshot",
-    "load_embedder",
-    "load_model",
-    "plan_quantization",
-    "prepare_builtin",
-    "probe_quantization",
-    "refuse_pickle_weights",
-]
 
 if TYPE_CHECKING:
     from workbench.models._hf import hub_snapshot
@@ -102,4 +62,6 @@ if TYPE_CHECKING:
     from workbench.models.smollm2 import build_smollm2_model
     from workbench.models.tiny import build_tiny_model
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__, _EXPORTS, globals(), eager=("SMOLLM2_MODEL", "TINY_MODEL")
+)

@@ -108,12 +108,7 @@ class BaseChatBackend:
         **overrides: Any,
     ) -> list[Generation]:
         """Generate replies to ``prompts`` one after the other."""
-        if isinstance(prompts, str):
-            raise ValidationError(
-                "generate_batch takes a list of prompts, not one string",
-                field="prompts",
-                hint="wrap it in a list, or call generate()",
-            )
+        check_prompt_list(prompts)
         resolved = resolve_params(params, overrides)
         return [self.generate(p, resolved) for p in prompts]
 
@@ -143,6 +138,20 @@ class ModelSource(Protocol):
         ...
 
 
+def check_prompt_list(prompts: Sequence[Prompt]) -> None:
+    """Refuse one string where ``generate_batch`` wants a list of prompts (a string is a sequence too).
+
+    Raises:
+        ValidationError: ``prompts`` is a string.
+    """
+    if isinstance(prompts, str):
+        raise ValidationError(
+            "generate_batch takes a list of prompts, not one string",
+            field="prompts",
+            hint="wrap it in a list, or call generate()",
+        )
+
+
 def check_kwargs(source: str, kwargs: Mapping[str, Any], allowed: Sequence[str]) -> None:
     """Refuse keyword arguments a source does not understand (a typo must not pass silently)."""
     unknown = sorted(set(kwargs) - set(allowed))
@@ -154,4 +163,4 @@ def check_kwargs(source: str, kwargs: Mapping[str, Any], allowed: Sequence[str])
         )
 
 
-__all__ = ["BaseChatBackend", "ChatBackend", "Message", "ModelSource", "check_kwargs"]
+__all__ = ["BaseChatBackend", "ChatBackend", "Message", "ModelSource", "check_kwargs", "check_prompt_list"]

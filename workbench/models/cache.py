@@ -9,6 +9,7 @@ both build through :func:`atomic_build`.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -59,3 +60,28 @@ def atomic_build(target: Path, builder: Callable[[Path], Any], *, manifest: str,
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def write_manifest(folder: Path, name: str, model: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write a built model's manifest ``folder/name``: ``manifest`` plus the model's size and the runtime versions.
+
+    Args:
+        folder: The built model folder.
+        name: The manifest's file name.
+        model: The torch model that was saved (its parameters are counted).
+        manifest: What the builder records (name, source, timings, licence...).
+
+    Returns:
+        The manifest as written.
+    """
+    import torch
+    import transformers
+
+    manifest = {
+        **manifest,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+    (folder / name).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest

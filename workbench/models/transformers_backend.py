@@ -23,11 +23,10 @@ from typing import Any
 from workbench.errors import (
     ContextLengthError,
     ModelLoadError,
-    ValidationError,
     WorkbenchError,
 )
 from workbench.models._hf import quiet_hf
-from workbench.models.backends import BaseChatBackend
+from workbench.models.backends import BaseChatBackend, check_prompt_list
 from workbench.models.generation import (
     Generation,
     GenerationParams,
@@ -356,12 +355,7 @@ class TransformersBackend(BaseChatBackend):
 
         Every result carries the batch's latency; ``ttft_s`` is ``None`` (tokens arrive together).
         """
-        if isinstance(prompts, str):
-            raise ValidationError(
-                "generate_batch takes a list of prompts, not one string",
-                field="prompts",
-                hint="wrap it in a list, or call generate()",
-            )
+        check_prompt_list(prompts)
         resolved = resolve_params(params, overrides)
         if not prompts:
             return []

@@ -81,34 +81,35 @@ def _rubric(playbook_id: str, title: str, skill: str) -> dict[str, Any]:
         "description": "Stub rubric: replace the criteria with what good work looks like in this playbook.",
         "pass_threshold": 0.5,
         "criteria": [
-            {
-                "id": "substantive",
-                "description": "The reflection says something (at least 5 words, at most 60).",
-                "weight": 0.5,
-                "skill": skill,
-                "levels": [
-                    {"score": 0, "descriptor": "too short or too long"},
-                    {"score": 1, "descriptor": "right size"},
-                ],
-                "scorer": {"type": "length", "field": "output", "unit": "words", "min": 5, "max": 60},
-            },
-            {
-                "id": "mentions-learning",
-                "description": "The reflection names something learned or to try next.",
-                "weight": 0.5,
-                "skill": skill,
-                "levels": [
-                    {"score": 0, "descriptor": "no takeaway"},
-                    {"score": 1, "descriptor": "a takeaway"},
-                ],
-                "scorer": {
-                    "type": "contains",
-                    "field": "output",
-                    "values": ["learn", "try", "next"],
-                    "mode": "any",
-                },
-            },
+            _pass_fail(
+                "substantive",
+                "The reflection says something (at least 5 words, at most 60).",
+                skill,
+                ("too short or too long", "right size"),
+                {"type": "length", "field": "output", "unit": "words", "min": 5, "max": 60},
+            ),
+            _pass_fail(
+                "mentions-learning",
+                "The reflection names something learned or to try next.",
+                skill,
+                ("no takeaway", "a takeaway"),
+                {"type": "contains", "field": "output", "values": ["learn", "try", "next"], "mode": "any"},
+            ),
         ],
+    }
+
+
+def _pass_fail(
+    criterion_id: str, description: str, skill: str, descriptors: tuple[str, str], scorer: dict[str, Any]
+) -> dict[str, Any]:
+    """A half-weight stub criterion scored 0 or 1; ``descriptors`` describe the two levels."""
+    return {
+        "id": criterion_id,
+        "description": description,
+        "weight": 0.5,
+        "skill": skill,
+        "levels": [{"score": score, "descriptor": text} for score, text in enumerate(descriptors)],
+        "scorer": scorer,
     }
 
 

@@ -174,21 +174,19 @@ def load_parameter_sets(path: str | Path) -> list[dict[str, Any]]:
     return data
 
 
+@dataclass(eq=False)
 class _Kernel:
     """One warm kernel owned by one worker."""
 
-    def __init__(
-        self, kernel_name: str, env: dict[str, str], cwd: str, start_timeout: float, log: Path
-    ) -> None:
-        self.kernel_name = kernel_name
-        self.log = log
-        self.env = env
-        self.cwd = cwd
-        self.start_timeout = start_timeout
-        self.km: AsyncKernelManager | None = None
-        self.kc: Any = None
-        self.starts = 0
-        self.language_info: dict[str, Any] | None = None
+    kernel_name: str
+    env: dict[str, str]
+    cwd: str
+    start_timeout: float
+    log: Path
+    km: AsyncKernelManager | None = field(default=None, init=False)
+    kc: Any = field(default=None, init=False)
+    starts: int = field(default=0, init=False)
+    language_info: dict[str, Any] | None = field(default=None, init=False)
 
     async def start(self) -> None:
         self.km = kernel_manager_class()(kernel_name=self.kernel_name)
@@ -248,6 +246,7 @@ def _preamble(prep: PreparedRun) -> str:
     )
 
 
+@dataclass(kw_only=True, eq=False)
 class BatchRunner:
     """Runs one playbook many times through ``workers`` reused kernels, with a progress bar.
 
@@ -264,32 +263,20 @@ class BatchRunner:
         continue_on_error: Run every cell even after one fails (each task records its own outcome).
     """
 
-    def __init__(
-        self,
-        *,
-        workers: int | None = None,
-        timeout: float | None = None,
-        start_timeout: float = 60.0,
-        runs_dir: str | Path | None = None,
-        progress: bool = True,
-        isolation: Isolation = "reset",
-        on_result: Callable[[RunResult], None] | None = None,
-        version: str = "learner",
-        origin: str | None = None,
-        continue_on_error: bool = False,
-    ) -> None:
-        if workers is not None and workers < 1:
-            raise ValidationError(f"workers must be at least 1, got {workers}", field="workers")
-        self.workers = workers
-        self.timeout = timeout
-        self.start_timeout = start_timeout
-        self.runs_dir = runs_dir
-        self.progress = progress
-        self.isolation = isolation
-        self.on_result = on_result
-        self.version = version
-        self.origin = origin
-        self.continue_on_error = continue_on_error
+    workers: int | None = None
+    timeout: float | None = None
+    start_timeout: float = 60.0
+    runs_dir: str | Path | None = None
+    progress: bool = True
+    isolation: Isolation = "reset"
+    on_result: Callable[[RunResult], None] | None = None
+    version: str = "learner"
+    origin: str | None = None
+    continue_on_error: bool = False
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ValidationError(f"workers must be at least 1, got {self.workers}", field="workers")
 
     def run(
         self,

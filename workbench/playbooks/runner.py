@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import nbformat
 import papermill
@@ -60,6 +60,9 @@ from workbench.playbooks.results import (
     save_output,
     status_of,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: Which notebook a run executes: the learner version (default) or the author version.
 VERSIONS: tuple[str, ...] = ("learner", "author")
@@ -196,6 +199,22 @@ class PreparedRun:
         )
 
 
+class RunOptions(TypedDict, total=False):
+    """The keywords of one run, passed on by :meth:`PlaybookRunner.run` and :func:`run_playbook` to
+    :func:`prepare_run` (which documents them)."""
+
+    learner: str | None
+    team: str | None
+    parameters: Mapping[str, Any] | None
+    smoke: bool
+    run_id: str | None
+    output_path: str | Path | None
+    version: str
+    origin: str | None
+    notebook: Any
+    continue_on_error: bool
+
+
 def prepare_run(
     playbook: str | Path | Playbook,
     *,
@@ -215,6 +234,20 @@ def prepare_run(
 
     ``version``, ``origin``, ``notebook`` and ``continue_on_error`` are :class:`PreparedRun`'s; a run of the
     author version records ``origin: solution`` unless ``origin`` says otherwise.
+
+    Args:
+        playbook: An id, a folder or a :class:`Playbook`.
+        learner: Raw learner id (stored only as a pseudonym); default settings / ``$USER``.
+        team: The learner's team.
+        parameters: Manifest parameters (strings are coerced to the declared types).
+        smoke: Use the manifest's smoke parameters (CI).
+        run_id: Use this run id instead of a fresh one.
+        runs_dir: Where run folders go (default ``settings.runs_dir``).
+        output_path: Where to write the output notebook.
+        version: ``learner`` (default: solution regions become stubs) or ``author``.
+        origin: Force the origin the run's evidence records (default: see above).
+        notebook: Run this notebook (nbformat node) instead of ``version``'s.
+        continue_on_error: Run every cell even after one fails.
 
     Raises:
         NotFoundError: For an unknown playbook id.
@@ -312,6 +345,7 @@ class _ReservedParameterFilter(logging.Filter):
 logging.getLogger("papermill").addFilter(_ReservedParameterFilter())
 
 
+@dataclass(kw_only=True, eq=False)
 class PlaybookRunner:
     """Runs playbooks one at a time, each in a fresh kernel (papermill).
 
@@ -323,70 +357,25 @@ class PlaybookRunner:
         log_output: Echo cell outputs to the log (papermill's ``log_output``).
     """
 
-    def __init__(
-        self,
-        *,
-        timeout: float | None = None,
-        start_timeout: float = 60.0,
-        runs_dir: str | Path | None = None,
-        progress_bar: bool = False,
-        log_output: bool = False,
-    ) -> None:
-        self.timeout = timeout
-        self.start_timeout = start_timeout
-        self.runs_dir = runs_dir
-        self.progress_bar = progress_bar
-        self.log_output = log_output
+    timeout: float | None = None
+    start_timeout: float = 60.0
+    runs_dir: str | Path | None = None
+    progress_bar: bool = False
+    log_output: bool = False
 
-    def run(
-        self,
-        playbook: str | Path | Playbook,
-        *,
-        learner: str | None = None,
-        team: str | None = None,
-        parameters: Mapping[str, Any] | None = None,
-        smoke: bool = False,
-        run_id: str | None = None,
-        output_path: str | Path | None = None,
-        version: str = "learner",
-        origin: str | None = None,
-        notebook: Any = None,
-        continue_on_error: bool = False,
-    ) -> RunResult:
+    def run(self, playbook: str | Path | Playbook, **options: Unpack[RunOptions]) -> RunResult:
         """Execute ``playbook`` once and return its honest :class:`RunResult` (never raises for a failed run).
 
         Args:
             playbook: An id, a folder or a :class:`Playbook`.
-            learner: Raw learner id (stored only as a pseudonym); default settings / ``$USER``.
-            team: The learner's team.
-            parameters: Manifest parameters (strings are coerced to the declared types).
-            smoke: Use the manifest's smoke parameters (CI).
-            run_id: Use this run id instead of a fresh one.
-            output_path: Where to write the output notebook.
-            version: ``learner`` (default: solution regions become stubs) or ``author``.
-            origin: Force the origin the run's evidence records (default: see :func:`prepare_run`).
-            notebook: Run this notebook (nbformat node) instead of ``version``'s.
-            continue_on_error: Run every cell even after one fails.
+            **options: The run's :class:`RunOptions` (learner, team, parameters, smoke, run_id, output_path,
+                version, origin, notebook, continue_on_error), as :func:`prepare_run` documents them.
 
         Raises:
             NotFoundError: For an unknown playbook.
             ValidationError: For bad parameters or a notebook without a parameters cell.
         """
-        prep = prepare_run(
-            playbook,
-            learner=learner,
-            team=team,
-            parameters=parameters,
-            smoke=smoke,
-            run_id=run_id,
-            runs_dir=self.runs_dir,
-            output_path=output_path,
-            version=version,
-            origin=origin,
-            notebook=notebook,
-            continue_on_error=continue_on_error,
-        )
-        return self.execute(prep)
+        return self.execute(prepare_run(playbook, runs_dir=self.runs_dir, **options))
 
     def execute(self, prep: PreparedRun) -> RunResult:
         """Execute a prepared run (see :func:`prepare_run`)."""
@@ -490,25 +479,17 @@ def _failed_cell(nb: Any) -> int | None:
 def run_playbook(
     playbook: str | Path | Playbook,
     *,
-    learner: str | None = None,
-    team: str | None = None,
-    parameters: Mapping[str, Any] | None = None,
-    smoke: bool = False,
     timeout: float | None = None,
-    output_path: str | Path | None = None,
     runs_dir: str | Path | None = None,
     progress_bar: bool = False,
-    version: str = "learner",
-    origin: str | None = None,
-    notebook: Any = None,
-    continue_on_error: bool = False,
+    **options: Unpack[RunOptions],
 ) -> RunResult:
-    """Run ``playbook`` once in a fresh kernel; see :meth:`PlaybookRunner.run` (default: the learner version)."""
+    """Run ``playbook`` once in a fresh kernel; see :meth:`PlaybookRunner.run` (default: the learner version).
+
+    ``timeout``, ``runs_dir`` and ``progress_bar`` are :class:`PlaybookRunner`'s; ``options`` are the run's.
+    """
     runner = PlaybookRunner(timeout=timeout, runs_dir=runs_dir, progress_bar=progress_bar)
-    return runner.run(
-        playbook, learner=learner, team=team, parameters=parameters, smoke=smoke, output_path=output_path,
-        version=version, origin=origin, notebook=notebook, continue_on_error=continue_on_error,
-    )
+    return runner.run(playbook, **options)
 
 
 __all__ = [
@@ -516,6 +497,7 @@ __all__ = [
     "VERSIONS",
     "PlaybookRunner",
     "PreparedRun",
+    "RunOptions",
     "WorkbenchEngine",
     "base_kernel_env",
     "prepare_run",

@@ -24,70 +24,31 @@ from __future__ import annotations
 
 from workbench._lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    # ingest
-    "ChunkingConfig": "workbench.rag.ingest",
-    "Chunk": "workbench.rag.ingest",
-    "SourceDocument": "workbench.rag.ingest",
-    "SkippedDocument": "workbench.rag.ingest",
-    "IngestReport": "workbench.rag.ingest",
-    "load_documents": "workbench.rag.ingest",
-    "chunk_documents": "workbench.rag.ingest",
-    "SPLITTERS": "workbench.rag.ingest",
-    # index
-    "RagIndex": "workbench.rag.index",
-    "UpdateReport": "workbench.rag.updates",
-    "cached_index": "workbench.rag.index",
-    # search
-    "Hit": "workbench.rag.search",
-    "MODES": "workbench.rag.search",
-    "DEFAULT_K": "workbench.rag.search",
-    "SearchOptions": "workbench.rag.search",
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "ingest": (
+        "ChunkingConfig", "Chunk", "SourceDocument", "SkippedDocument", "IngestReport", "load_documents",
+        "chunk_documents", "SPLITTERS",
+    ),
+    "index": ("RagIndex", "cached_index"),
+    "updates": ("UpdateReport",),
+    "search": ("Hit", "MODES", "DEFAULT_K", "SearchOptions"),
     # persistence
-    "IndexCorruptError": "workbench.rag.storage",
-    "IndexConflictError": "workbench.rag.storage",
-    "IndexLockTimeout": "workbench.rag.storage",
-    "index_lock": "workbench.rag.storage",
-    "read_manifest": "workbench.rag.storage",
-    "read_info": "workbench.rag.storage",
-    # embedders
-    "Embedder": "workbench.rag.embedders",
-    "EmbedderMismatchError": "workbench.rag.embedders",
-    "get_embedder": "workbench.rag.embedders",
-    "cache_embedder": "workbench.rag.embedders",
-    "EmbeddingCheckpoint": "workbench.rag.checkpoint",
-    "checkpoint_folder": "workbench.rag.checkpoint",
-    # fusion
-    "FUSIONS": "workbench.rag.fusion",
-    "reciprocal_rank_fusion": "workbench.rag.fusion",
-    "weighted_fusion": "workbench.rag.fusion",
-    # text
-    "tokenize": "workbench.rag.text",
-    "highlight": "workbench.rag.text",
-    "highlight_spans": "workbench.rag.text",
-    # evaluation
-    "Question": "workbench.rag.evaluation",
-    "EvalConfig": "workbench.rag.evaluation",
-    "EvalResult": "workbench.rag.evaluation",
-    "load_questions": "workbench.rag.evaluation",
-    "evaluate": "workbench.rag.evaluation",
-    "compare": "workbench.rag.evaluation",
-    "default_configs": "workbench.rag.evaluation",
-    "DEFAULT_EVAL_K": "workbench.rag.evaluation",
-    "format_table": "workbench.rag.evaluation",
-    "recall_at_k": "workbench.rag.evaluation",
-    "reciprocal_rank": "workbench.rag.evaluation",
-    "ndcg_at_k": "workbench.rag.evaluation",
+    "storage": (
+        "IndexCorruptError", "IndexConflictError", "IndexLockTimeout", "index_lock", "read_manifest",
+        "read_info",
+    ),
+    "embedders": ("Embedder", "EmbedderMismatchError", "get_embedder", "cache_embedder"),
+    "checkpoint": ("EmbeddingCheckpoint", "checkpoint_folder"),
+    "fusion": ("FUSIONS", "reciprocal_rank_fusion", "weighted_fusion"),
+    "text": ("tokenize", "highlight", "highlight_spans"),
+    "evaluation": (
+        "Question", "EvalConfig", "EvalResult", "load_questions", "evaluate", "compare", "default_configs",
+        "DEFAULT_EVAL_K", "format_table", "recall_at_k", "reciprocal_rank", "ndcg_at_k",
+    ),
     # reranking
-    "CrossEncoderReranker": "workbench.rag.rerank",
-    "load_reranker": "workbench.rag.rerank",
+    "rerank": ("CrossEncoderReranker", "load_reranker"),
     # LangChain
-    "WorkbenchRetriever": "workbench.rag.chain",
-    "WorkbenchChatModel": "workbench.rag.chain",
-    "build_rag_chain": "workbench.rag.chain",
-    "parse_citations": "workbench.rag.chain",
+    "chain": ("WorkbenchRetriever", "WorkbenchChatModel", "build_rag_chain", "parse_citations"),
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -17,7 +17,6 @@ re-chunks and re-embeds the index's source folder into a temporary in-memory ind
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench._yaml import jsonl_objects
 from workbench.errors import ConfigError, NotFoundError, ValidationError
 from workbench.rag.index import RagIndex
 from workbench.rag.ingest import SPLITTERS, ChunkingConfig, load_documents
@@ -75,15 +75,7 @@ def load_questions(path: str | Path, *, known_sources: Iterable[str] | None = No
         raise ValidationError(
             f"question file is not UTF-8: {exc.reason}", file=file, hint="save it as UTF-8"
         ) from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"invalid JSON: {exc.msg}", file=file, line=number, hint=shape) from None
-        if not isinstance(data, dict):
-            raise ValidationError("a line must be a JSON object", file=file, line=number, hint=shape)
+    for number, data in jsonl_objects(lines, file=file, hint=shape):
         text = data.get("question")
         if not isinstance(text, str) or not text.strip():
             raise ValidationError(

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from workbench.models.structured import CharAutomaton
 from workbench.models.tokens import token_texts
 
 #: Characters allowed inside the rationale: printable ASCII without the quote and the backslash, so the
@@ -48,7 +49,7 @@ def verdict_schema(scores: Sequence[int], max_rationale: int = 48) -> dict[str, 
     }
 
 
-class VerdictAutomaton:
+class VerdictAutomaton(CharAutomaton[State]):
     """Character-level automaton of the verdict language for one set of level scores.
 
     States are small tuples ``(phase, data)``: the position in a literal, the score digits so far, or the
@@ -63,6 +64,7 @@ class VerdictAutomaton:
     HEAD = '{"score": '
     MID = ', "rationale": "'
     TAIL = '"}'
+    done = _DONE
 
     def __init__(self, scores: Sequence[int], max_rationale: int = 48, min_rationale: int = 1) -> None:
         if not scores:
@@ -108,22 +110,6 @@ class VerdictAutomaton:
                 return None
             return (_TAIL, data + 1) if data + 1 < len(self.TAIL) else (_DONE, None)
         return None
-
-    def feed(self, state: State | None, text: str) -> State | None:
-        """The state after reading ``text`` (``None`` once it leaves the language)."""
-        for ch in text:
-            if state is None:
-                return None
-            state = self.step(state, ch)
-        return state
-
-    def is_done(self, state: State | None) -> bool:
-        """Whether ``state`` has read a complete verdict."""
-        return state is not None and state[0] == _DONE
-
-    def accepts(self, text: str) -> bool:
-        """Whether ``text`` is exactly one complete verdict."""
-        return self.is_done(self.feed(self.initial, text))
 
 
 class _VocabIndex:

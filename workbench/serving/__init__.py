@@ -16,21 +16,12 @@ from __future__ import annotations
 
 from workbench._lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    "create_app": "workbench.serving.app",
-    "parse_api_keys": "workbench.serving.app",
-    "DynamicBatcher": "workbench.serving.batching",
-    "BatchedModel": "workbench.serving.batching",
-    "SemanticCache": "workbench.serving.cache",
-    "Deployment": "workbench.serving.deployment",
-    "Router": "workbench.serving.deployment",
-    "build_app": "workbench.serving.server",
-    "build_deployments": "workbench.serving.server",
-    "check_bind": "workbench.serving.server",
-    "is_loopback": "workbench.serving.server",
-    "serve": "workbench.serving.server",
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "app": ("create_app", "parse_api_keys"),
+    "batching": ("DynamicBatcher", "BatchedModel"),
+    "cache": ("SemanticCache",),
+    "deployment": ("Deployment", "Router"),
+    "server": ("build_app", "build_deployments", "check_bind", "is_loopback", "serve"),
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

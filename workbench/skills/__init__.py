@@ -18,41 +18,21 @@ from __future__ import annotations
 
 from workbench._lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    # taxonomy
-    "Taxonomy": "workbench.skills.taxonomy",
-    "Skill": "workbench.skills.taxonomy",
-    "Role": "workbench.skills.taxonomy",
-    "LevelDescriptor": "workbench.skills.taxonomy",
-    "LEVELS": "workbench.skills.taxonomy",
-    "DEFAULT_TAXONOMY": "workbench.skills.taxonomy",
-    "load_taxonomy": "workbench.skills.taxonomy",
-    "parse_taxonomy": "workbench.skills.taxonomy",
-    "default_taxonomy_path": "workbench.skills.taxonomy",
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "taxonomy": (
+        "Taxonomy", "Skill", "Role", "LevelDescriptor", "LEVELS", "DEFAULT_TAXONOMY", "load_taxonomy",
+        "parse_taxonomy", "default_taxonomy_path",
+    ),
     # evidence and proficiency
-    "Evidence": "workbench.skills.evidence",
-    "EvidenceWeights": "workbench.skills.evidence",
-    "load_events": "workbench.skills.evidence",
-    "extract_evidence": "workbench.skills.evidence",
-    "EstimatorConfig": "workbench.skills.proficiency",
-    "estimate_proficiency": "workbench.skills.proficiency",
-    "add_gaps": "workbench.skills.proficiency",
+    "evidence": ("Evidence", "EvidenceWeights", "load_events", "extract_evidence"),
+    "proficiency": ("EstimatorConfig", "estimate_proficiency", "add_gaps"),
     # reports
-    "SkillsReport": "workbench.skills.report",
-    "ReportData": "workbench.skills.report_data",
-    "build_report": "workbench.skills.report",
-    "cached_report": "workbench.skills.report",
-    "learner_view": "workbench.skills.report",
-    "render_html": "workbench.skills.render",
+    "report": ("SkillsReport", "build_report", "cached_report", "learner_view"),
+    "report_data": ("ReportData",),
+    "render": ("render_html",),
     # synthetic cohorts
-    "CohortSpec": "workbench.skills.cohort_spec",
-    "Cohort": "workbench.skills.synthetic",
-    "generate_cohort": "workbench.skills.synthetic",
-    "generate_events": "workbench.skills.synthetic",
-    "load_cohort_spec": "workbench.skills.cohort_spec",
-    "synthetic_taxonomy": "workbench.skills.synthetic",
+    "cohort_spec": ("CohortSpec", "load_cohort_spec"),
+    "synthetic": ("Cohort", "generate_cohort", "generate_events", "synthetic_taxonomy"),
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -23,52 +23,21 @@ from __future__ import annotations
 
 from workbench._lazy import lazy_exports
 
-_EXPORTS: dict[str, str] = {
-    "CONFIG_VERSION": "workbench.tuning.config",
-    "DataConfig": "workbench.tuning.config",
-    "EvaluationConfig": "workbench.tuning.config",
-    "LoRAConfig": "workbench.tuning.config",
-    "QLoRAConfig": "workbench.tuning.config",
-    "TrainingConfig": "workbench.tuning.config",
-    "TuneConfig": "workbench.tuning.config",
-    "load_config": "workbench.tuning.config",
-    "DatasetReport": "workbench.tuning.data",
-    "Example": "workbench.tuning.data",
-    "load_examples": "workbench.tuning.data",
-    "split_examples": "workbench.tuning.data",
-    "validate_file": "workbench.tuning.data",
-    "LoRAMethod": "workbench.tuning.methods",
-    "QLoRAMethod": "workbench.tuning.methods",
-    "TUNING_METHODS": "workbench.tuning.methods",
-    "TuningMethod": "workbench.tuning.methods",
-    "method_for": "workbench.tuning.methods",
-    "MemoryEstimate": "workbench.tuning.plan",
-    "MemoryPlan": "workbench.tuning.plan",
-    "PlanRequest": "workbench.tuning.plan",
-    "estimate_memory": "workbench.tuning.plan",
-    "plan_memory": "workbench.tuning.plan",
-    "PeakMemoryMeter": "workbench.tuning.memory",
-    "measure_tensor_peak": "workbench.tuning.memory",
-    "measure_step_peak": "workbench.tuning.memory",
-    "RunCard": "workbench.tuning.runcard",
-    "RunInfo": "workbench.tuning.callbacks",
-    "StepMetrics": "workbench.tuning.callbacks",
-    "StopSignal": "workbench.tuning.callbacks",
-    "Tuner": "workbench.tuning.trainer",
-    "TrainingCallback": "workbench.tuning.callbacks",
-    "TrainingResult": "workbench.tuning.trainer",
-    "train": "workbench.tuning.trainer",
-    "EvalResult": "workbench.tuning.evaluate",
-    "AdapterSource": "workbench.tuning.export",
-    "evaluate_adapter": "workbench.tuning.export",
-    "evaluate_model": "workbench.tuning.evaluate",
-    "house_format_ok": "workbench.tuning.evaluate",
-    "check_adapter_dir": "workbench.tuning.checkpoint",
-    "load_adapter": "workbench.tuning.export",
-    "load_tuned": "workbench.tuning.export",
-    "merge_adapter": "workbench.tuning.export",
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "config": (
+        "CONFIG_VERSION", "DataConfig", "EvaluationConfig", "LoRAConfig", "QLoRAConfig", "TrainingConfig",
+        "TuneConfig", "load_config",
+    ),
+    "data": ("DatasetReport", "Example", "load_examples", "split_examples", "validate_file"),
+    "methods": ("LoRAMethod", "QLoRAMethod", "TUNING_METHODS", "TuningMethod", "method_for"),
+    "plan": ("MemoryEstimate", "MemoryPlan", "PlanRequest", "estimate_memory", "plan_memory"),
+    "memory": ("PeakMemoryMeter", "measure_tensor_peak", "measure_step_peak"),
+    "runcard": ("RunCard",),
+    "callbacks": ("RunInfo", "StepMetrics", "StopSignal", "TrainingCallback"),
+    "trainer": ("Tuner", "TrainingResult", "train"),
+    "evaluate": ("EvalResult", "evaluate_model", "house_format_ok"),
+    "export": ("AdapterSource", "evaluate_adapter", "load_adapter", "load_tuned", "merge_adapter"),
+    "checkpoint": ("check_adapter_dir",),
 }
 
-__all__ = sorted(_EXPORTS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

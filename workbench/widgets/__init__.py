@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from workbench._lazy import lazy_exports
 
-_WIDGETS: dict[str, str] = {
-    "PlaygroundWidget": "workbench.widgets.playground",
-    "RagWidget": "workbench.widgets.rag",
-    "ReviewWidget": "workbench.widgets.review",
-    "SkillsHeatmap": "workbench.widgets.skills",
-    "TuningWidget": "workbench.widgets.tuning",
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "playground": ("PlaygroundWidget",),
+    "rag": ("RagWidget",),
+    "review": ("ReviewWidget",),
+    "skills": ("SkillsHeatmap",),
+    "tuning": ("TuningWidget",),
 }
 
-__all__ = sorted(_WIDGETS)
-
-__getattr__, __dir__ = lazy_exports(__name__, _WIDGETS, globals())
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

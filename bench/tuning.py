@@ -2,12 +2,13 @@
 
 Usage::
 
-    python bench/tuning.py [--steps 30] [--threads 1] [--quick] [--json]
+    python bench/tuning.py [--steps 30] [--threads 1] [--quick] [--only smollm2-135m] [--json]
 
 What is measured, one run each, every measurement in a fresh Python process:
 
 1. **Side by side** on the built-in model (and, without ``--quick``, the 110M Llama below, fed the same data
-   through the built-in tokenizer) and the shipped house-format set, for LoRA (fp32 base), QLoRA 4-bit (NF4 +
+   through the built-in tokenizer, and the default model SmolLM2-135M-Instruct with its own tokenizer; ``--only``
+   picks rows) and the shipped house-format set, for LoRA (fp32 base), QLoRA 4-bit (NF4 +
    double quantization, float32 compute) and QLoRA 8-bit (LLM.int8): Workbench's ``train()`` against the
    textbook peer script (``Trainer`` + ``get_peft_model``, ``prepare_model_for_kbit_training`` for QLoRA) with
    identical settings (rank 16 on all linear layers, alpha 32, batch 8, constant lr 1e-2, AdamW, clipping 1.0,
@@ -400,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--big-steps", type=int, default=8, help="training steps per side-by-side run on the 110M model"
     )
+    parser.add_argument(
+        "--only", help="side-by-side rows for these models only (workbench-tiny,llama-110m,smollm2-135m)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -428,12 +432,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     started = time.perf_counter()
     big = None
-    if not args.quick:
+    if not args.quick and (not args.only or "llama-110m" in args.only.split(",")):
         cache = Path(get_settings().models_dir)
         cache.mkdir(parents=True, exist_ok=True)
         big = str(_big_model(cache))
 
     runs = [("workbench-tiny", None, args.steps)] + ([("llama-110m", big, args.big_steps)] if big else [])
+    if not args.quick:  # the default model, pretrained, with its own tokenizer and chat template
+        from workbench.models import prepare_builtin
+
+        runs.append(("smollm2-135m", str(prepare_builtin("smollm2-135m-instruct")), args.big_steps))
+    if args.only:
+        runs = [run for run in runs if run[0] in args.only.split(",")]
     for label, model, steps in runs:
         for method in METHODS:
             row: dict[str, Any] = {}
@@ -446,7 +456,11 @@ def main(argv: list[str] | None = None) -> int:
             row["peak_rss_ratio"] = row["workbench"]["peak_rss_delta"] / row["trainer"]["peak_rss_delta"]
             results["side_by_side"][f"{label}/{method}"] = row
 
-    plan_cases = [(f"tiny/{m}", {"model": tiny, "method": m, "batch": 8, "seq": 64}) for m in METHODS]
+    plan_cases = (
+        []
+        if args.only
+        else [(f"tiny/{m}", {"model": tiny, "method": m, "batch": 8, "seq": 64}) for m in METHODS]
+    )
     if big:
         for m in METHODS:
             plan_cases.append((f"llama-110m/{m}", {"model": big, "method": m, "batch": 2, "seq": 128}))

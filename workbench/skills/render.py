@@ -135,7 +135,8 @@ def write_pngs(report: ReportData, out_dir: Path, *, max_people: int = 60, max_t
         ax.set_ylabel("level")
         ax.set_title("Trend across skills, as estimated at each period's end", fontsize=10)
         ax.tick_params(axis="x", rotation=45, labelsize=7)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # no trend lines (an empty period): no empty legend, no warning
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.2)
         path = out_dir / "trends.png"

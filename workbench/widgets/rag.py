@@ -175,8 +175,9 @@ class RagWidget(ActionWidget):
         """The front end's actions, each run in a worker thread (see :class:`ActionWidget`)."""
         return {
             "build": lambda _content: self.build(),
-            "search": lambda _content: self.search(),
-            "ask": lambda _content: self.ask(),
+            # the message carries the question in the box (a trait update may not have arrived yet)
+            "search": lambda content: self.search(content.get("question")),
+            "ask": lambda content: self.ask(content.get("question")),
             "evaluate": lambda _content: self.evaluate(),
         }
 

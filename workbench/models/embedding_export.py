@@ -237,7 +237,9 @@ class _DropMessage(logging.Filter):
 
 
 def _to_openvino(fp32: Path, folder: Path) -> None:
-    import openvino as ov
+    from workbench._optional import require
+
+    ov = require("openvino")  # with OpenVINO's telemetry blocked
 
     model = ov.Core().read_model(str(fp32 / "model.onnx"))
     ov.save_model(model, str(folder / "model.xml"), compress_to_fp16=False)  # keep float32 weights

@@ -166,7 +166,9 @@ class OpenVinoEncoder(_ExportedEncoder):
     batch_size = 16
 
     def __init__(self, export: ExportedModel, *, bf16: bool) -> None:
-        import openvino as ov
+        from workbench._optional import require
+
+        ov = require("openvino")  # with OpenVINO's telemetry blocked
 
         super().__init__(export)
         core = ov.Core()

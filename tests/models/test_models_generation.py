@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from workbench.errors import ContextLengthError, ValidationError
+from workbench.errors import ContextLengthError, ModelError, ValidationError
 from workbench.models import (
     TINY_MODEL,
     ChatBackend,
@@ -265,3 +265,38 @@ def test_a_seed_does_not_reset_the_callers_random_stream(tiny_model: Any) -> Non
     torch.manual_seed(5)
     tiny_model.generate("hi", max_new_tokens=3, temperature=1.0, seed=99)
     assert torch.equal(torch.rand(2), expected)
+
+
+BATCH = ["How do I reset my password?", "My VPN keeps disconnecting.", "How do I add a printer?"]
+
+
+def test_batched_streams_match_the_batch_and_stream_row_by_row(tiny_model: Any) -> None:
+    params = GenerationParams(max_new_tokens=30)
+    expected = tiny_model.generate_batch(BATCH, params)
+    streams = tiny_model.stream_batch(BATCH, params)
+    assert len(streams) == len(BATCH)
+    for stream, want in zip(streams, expected, strict=True):
+        chunks = list(stream)
+        assert len(chunks) > 1  # token by token, not one piece at the end
+        assert "".join(chunks) == stream.result.text == want.text
+        assert stream.result.finish_reason == want.finish_reason
+        assert stream.result.output_tokens == want.output_tokens
+        assert stream.result.ttft_s is not None and stream.result.ttft_s <= stream.result.latency_s
+
+
+def test_closing_one_batched_stream_stops_only_its_row(tiny_model: Any) -> None:
+    params = GenerationParams(max_new_tokens=30)
+    expected = tiny_model.generate_batch(BATCH, params)
+    first, *others = tiny_model.stream_batch(BATCH, params)
+    with first:
+        next(first)
+    with pytest.raises(ModelError, match="closed before it finished"):
+        _ = first.result
+    for stream, want in zip(others, expected[1:], strict=True):
+        assert stream.result.text == want.text
+
+
+def test_batched_streams_refuse_a_prompt_over_the_context_before_starting(tiny_model: Any) -> None:
+    with pytest.raises(ContextLengthError, match="prompt 1 of the batch"):
+        tiny_model.stream_batch(["hello", "printer " * 5000], max_new_tokens=4)
+    assert tiny_model.stream_batch([], max_new_tokens=4) == []

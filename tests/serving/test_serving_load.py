@@ -51,6 +51,33 @@ def test_sixteen_clients_two_hundred_requests_none_lost(server: LiveServer) -> N
     assert batching["batches"] < total and batching["largest"] > 1  # concurrent requests shared generate calls
 
 
+def test_concurrent_streams_share_batched_generate_calls(server: LiveServer) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=120)
+    questions = QUESTIONS * 2
+    plain = {q: client.chat.completions.create(model="it-helpdesk", max_tokens=24,
+                                               messages=[{"role": "user", "content": q}]).choices[0].message.content
+             for q in QUESTIONS}  # fmt: skip
+    before = httpx.get(f"{server.url}/health").json()["batching"][0]
+
+    def stream(question: str) -> list[str]:
+        chunks = client.chat.completions.create(
+            model="it-helpdesk", max_tokens=24, stream=True, messages=[{"role": "user", "content": question}]
+        )
+        return [c.choices[0].delta.content or "" for c in chunks if c.choices]
+
+    with ThreadPoolExecutor(len(questions)) as pool:
+        streamed = list(pool.map(stream, questions))
+    for question, pieces in zip(questions, streamed, strict=True):
+        assert "".join(pieces) == plain[question]  # greedy: each row's stream is its own answer
+        assert len([p for p in pieces if p]) > 1  # token by token
+    after = httpx.get(f"{server.url}/health").json()["batching"][0]
+    requests, batches = after["requests"] - before["requests"], after["batches"] - before["batches"]
+    assert requests == len(questions)
+    assert batches < requests and after["largest"] > 1  # the streams shared generate calls
+
+
 def test_sigterm_lets_in_flight_requests_finish(served_spec: Path) -> None:
     spec_file = served_spec / "copilot.yaml"
     text = spec_file.read_text(encoding="utf-8")

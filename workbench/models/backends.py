@@ -101,6 +101,15 @@ class BaseChatBackend:
         """Generate a reply to ``prompt`` (a string is one user message)."""
         return self.stream(prompt, params, **overrides).result
 
+    def stream_batch(
+        self, prompts: Sequence[Prompt], params: GenerationParams | Mapping[str, Any] | None = None, **overrides: Any
+    ) -> list[GenerationStream]:
+        """One stream per prompt. Here each runs when it is read; backends that can share a generation among
+        several streams (transformers) override this."""
+        check_prompt_list(prompts)
+        resolved = resolve_params(params, overrides)
+        return [self._stream(p, resolved) for p in prompts]
+
     def generate_batch(
         self,
         prompts: Sequence[Prompt],

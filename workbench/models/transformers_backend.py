@@ -373,6 +373,27 @@ class TransformersBackend(BaseChatBackend):
             for i, ids in enumerate(encoded)
         ]
 
+    def stream_batch(
+        self, prompts: Sequence[Prompt], params: GenerationParams | Mapping[str, Any] | None = None, **overrides: Any
+    ) -> list[GenerationStream]:
+        """Stream replies to ``prompts`` from one left-padded batch (see :mod:`workbench.models.batch_stream`).
+
+        Generation starts now, in its own thread; each stream delivers its own row's text.
+
+        Raises:
+            ContextLengthError: A prompt does not fit in the context (nothing starts).
+        """
+        from workbench.models.batch_stream import stream_rows
+
+        check_prompt_list(prompts)
+        resolved = resolve_params(params, overrides)
+        if not prompts:
+            return []
+        encoded = [self._encode_one(self._prompt_text(p)) for p in prompts]
+        for i, ids in enumerate(encoded):
+            self._check_length(len(ids), f"prompt {i} of the batch")
+        return stream_rows(self, encoded, resolved)
+
     def _stream(self, prompt: Prompt, params: GenerationParams) -> GenerationStream:
         ids = self._encode_one(self._prompt_text(prompt))
         self._check_length(len(ids))

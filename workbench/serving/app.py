@@ -8,7 +8,8 @@
   context (400, ``context_length_exceeded``), a guardrail block (400, ``content_filter``; rate limits 429).
   Anything else is a 500 ``server_error`` and the server keeps serving.
 - **Streams**: the first event waits for the first token, so a request the guard refuses still gets its 4xx;
-  a client that disconnects mid-stream stops the generation at the next token.
+  a client that disconnects mid-stream stops its row of the generation at the next token. Streams are batched
+  like whole answers: concurrent streams share one generate call, each reading its own row (batching.py).
 - **Shutdown**: uvicorn stops accepting on SIGTERM and lets in-flight requests (streams too) finish; then the
   batchers drain and the telemetry recorder flushes.
 """
@@ -206,10 +207,10 @@ def create_app(
             body = await server.read_request(request)
             deployment = server.deployment_for(body)
             learner = body.user or (f"api-key:{key_name}" if key_name else None)
-            ticket = None if body.stream else tickets[id(deployment.batcher)]
+            ticket = tickets[id(deployment.batcher)]
             for other in tickets.values():
                 if other is not ticket:
-                    other.arrive()  # streams and other models' batchers need not wait for this request
+                    other.arrive()  # other models' batchers need not wait for this request
             return await _complete(server, deployment, body, learner, ticket)
         finally:
             for left in tickets.values():
@@ -286,7 +287,7 @@ async def _complete(
     metrics.in_flight.inc()
     try:
         if body.stream:
-            return await _stream(server, deployment, body, learner, started)
+            return await _stream(server, deployment, body, learner, started, ticket)
         reply = await anyio.to_thread.run_sync(
             partial(answer_request, deployment, body.chat(), body.params(), json_mode=body.json_mode, learner=learner,
                     ticket=ticket)
@@ -323,11 +324,13 @@ def _count(server: CopilotServer, deployment: Deployment, input_tokens: int, out
 
 async def _stream(
     server: CopilotServer, deployment: Deployment, body: protocol.ChatCompletionRequest, learner: str | None,
-    started: float,
+    started: float, ticket: Ticket | None,
 ) -> Response:  # fmt: skip
-    """Start the stream job; answer a refusal before the first token with its 4xx, else stream events."""
+    """Start the stream job (a row of a shared batch); answer a refusal before the first token with its 4xx,
+    else stream events."""
     loop = asyncio.get_running_loop()
-    job = StreamJob(deployment, body.chat(), body.params(), json_mode=body.json_mode, learner=learner, loop=loop)
+    job = StreamJob(deployment, body.chat(), body.params(), json_mode=body.json_mode, learner=learner, loop=loop,
+                    ticket=ticket)  # fmt: skip
     loop.run_in_executor(server.executor, job.run)
     try:
         first = await job.events.get()

@@ -3,13 +3,14 @@
 :class:`DynamicBatcher` owns one worker thread per model. A request submits its prompt and parameters and waits
 on a future; the worker takes the first waiting request, lets others join for up to ``max_wait_s`` (or until
 ``max_batch_size`` have joined), groups them by generation parameters (a batch shares them), and runs one
-``backend.generate_batch`` per group. When a batched call fails (one prompt too long for the context, say), the
-group's requests run one at a time, so the error reaches only the request that caused it.
+``backend.generate_batch`` per group. Streamed requests batch too: they group apart from whole ones and share one
+``backend.stream_batch`` call, whose rows advance together while each request reads its own token stream
+(:mod:`workbench.models.batch_stream`). When a batched call fails (one prompt too long for the context, say),
+the group's requests run one at a time, so the error reaches only the request that caused it.
 
 :class:`BatchedModel` is the per-request face of a batcher: it speaks the :class:`~workbench.models.ChatBackend`
-protocol (so :func:`workbench.prompting.guarded_generate` uses it unchanged), sends ``generate`` through the
-batcher, streams directly (a stream holds the model for its whole generation: token-by-token output is not
-batched), and adds the request's ``response_format`` (JSON mode) to its parameters.
+protocol (so :func:`workbench.prompting.guarded_generate` uses it unchanged), sends ``generate`` and ``stream``
+through the batcher, and adds the request's ``response_format`` (JSON mode) to its parameters.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 class _Request:
     prompt: Any
     params: GenerationParams
-    future: Future[Generation] = field(default_factory=Future)
+    stream: bool = False  # the future then holds a GenerationStream
+    future: Future[Any] = field(default_factory=Future)
 
 
 @dataclass
@@ -124,9 +126,10 @@ class DynamicBatcher:
             self._local.ticket = None
             ticket.arrive()
 
-    def submit(self, prompt: Any, params: GenerationParams) -> Future[Generation]:
-        """Queue one generation; the future holds its :class:`~workbench.models.Generation` (or its error)."""
-        request = _Request(prompt, params)
+    def submit(self, prompt: Any, params: GenerationParams, *, stream: bool = False) -> Future[Any]:
+        """Queue one generation; the future holds its :class:`~workbench.models.Generation` (or its error), or
+        with ``stream`` its :class:`~workbench.models.GenerationStream`, started as part of a batch."""
+        request = _Request(prompt, params, stream)
         with self._lock:
             if self._closed:
                 raise RuntimeError("the batcher is closed")
@@ -183,17 +186,21 @@ class DynamicBatcher:
         return batch, False
 
     def _execute(self, batch: list[_Request]) -> None:
-        groups: dict[GenerationParams, list[_Request]] = {}
+        groups: dict[tuple[GenerationParams, bool], list[_Request]] = {}
         for request in batch:
             if request.future.set_running_or_notify_cancel():
-                groups.setdefault(request.params, []).append(request)
-        for params, group in groups.items():
-            self._generate(group, params)
+                groups.setdefault((request.params, request.stream), []).append(request)
+        for (params, stream), group in groups.items():
+            self._generate(group, params, stream=stream)
 
-    def _generate(self, group: list[_Request], params: GenerationParams) -> None:
+    def _generate(self, group: list[_Request], params: GenerationParams, *, stream: bool) -> None:
         self._count(len(group))
+        prompts = [r.prompt for r in group]
         try:
-            results = self.backend.generate_batch([r.prompt for r in group], params)
+            if stream:
+                results: list[Any] = _stream_batch(self.backend, prompts, params)
+            else:
+                results = self.backend.generate_batch(prompts, params)
         except BaseException as exc:
             if len(group) == 1 or not isinstance(exc, WorkbenchError | ValueError | RuntimeError):
                 for request in group:
@@ -207,7 +214,8 @@ class DynamicBatcher:
 
     def _generate_one(self, request: _Request, params: GenerationParams) -> None:
         try:
-            request.future.set_result(self.backend.generate(request.prompt, params))
+            run = self.backend.stream if request.stream else self.backend.generate
+            request.future.set_result(run(request.prompt, params))
         except BaseException as exc:
             request.future.set_exception(exc)
 
@@ -219,6 +227,14 @@ class DynamicBatcher:
         stats.sizes[size] = stats.sizes.get(size, 0) + 1
         if self.on_batch is not None:
             self.on_batch(size)
+
+
+def _stream_batch(backend: ChatBackend, prompts: list[Any], params: GenerationParams) -> list[GenerationStream]:
+    """The backend's batched streams, or one stream per prompt where it has no batched path."""
+    many = getattr(backend, "stream_batch", None)
+    if many is not None:
+        return list(many(prompts, params))
+    return [backend.stream(p, params) for p in prompts]
 
 
 class BatchedModel:
@@ -256,8 +272,22 @@ class BatchedModel:
     def stream(
         self, prompt: Any, params: GenerationParams | Mapping[str, Any] | None = None, **overrides: Any
     ) -> GenerationStream:
-        """Stream directly from the model; the handle is kept so a server can close it when the client leaves."""
-        self.stream_handle = self.inner.stream(prompt, self._params(params, overrides))
+        """Stream as one row of a shared batch; the handle is kept so a server can close it when the client
+        leaves (that row stops; the batch goes on for the others)."""
+        from workbench.models import GenerationStream
+
+        future = self.batcher.submit(prompt, self._params(params, overrides), stream=True)
+
+        def chunks() -> Any:
+            inner = future.result()
+            yield from inner
+            return inner.result
+
+        def close() -> None:
+            if not future.cancel():  # already started: close the row once its stream exists
+                future.add_done_callback(lambda f: None if f.exception() else f.result().close())
+
+        self.stream_handle = GenerationStream(chunks(), on_close=close)
         return self.stream_handle
 
     def generate_batch(

@@ -196,9 +196,10 @@ class StreamJob:
 
     def __init__(
         self, deployment: Deployment, chat: list[dict[str, str]], params: dict[str, Any], *, json_mode: bool,
-        learner: str | None, loop: asyncio.AbstractEventLoop,
+        learner: str | None, loop: asyncio.AbstractEventLoop, ticket: Ticket | None = None,
     ) -> None:  # fmt: skip
         self.deployment = deployment
+        self.ticket = ticket  # the request's announcement to the batcher, so a forming batch waits for it
         self.chat, self.params, self.learner = chat, params, learner
         self.model = deployment.model(json_mode=json_mode)
         self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -220,10 +221,11 @@ class StreamJob:
         """Generate (in a worker thread)."""
         started = time.perf_counter()
         try:
-            answer = self.deployment.copilot.answer(
-                self.chat, params=self.params, backend=self.model, stream=True, on_text=self._text,
-                learner=self.learner, label=self.deployment.label,
-            )  # fmt: skip
+            with self.deployment.batcher.expecting(self.ticket):
+                answer = self.deployment.copilot.answer(
+                    self.chat, params=self.params, backend=self.model, stream=True, on_text=self._text,
+                    learner=self.learner, label=self.deployment.label,
+                )  # fmt: skip
         except _ClientGone:
             _record_request(self.deployment, learner=self.learner, latency=time.perf_counter() - started,
                             status="client_disconnected")  # fmt: skip

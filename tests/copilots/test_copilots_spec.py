@@ -36,6 +36,31 @@ def test_new_refuses_a_bad_id_and_a_folder_with_files(tmp_path: Path) -> None:
         new_copilot("ok", tmp_path / "busy")
 
 
+def test_new_writes_the_given_adapter_suite_gates_and_slo(tmp_path: Path) -> None:
+    from workbench.copilots.evaluation import load_suite
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    suite = [{"question": "How do I sort a list?", "reference": "Use sorted().", "relevant": ["sorting"]},
+             {"id": "own", "question": "What is a deque?", "reference": "A double-ended queue."}]  # fmt: skip
+    spec = new_copilot("desk", tmp_path / "desk", model="workbench-tiny", adapter=adapter, questions=suite,
+                       thresholds={"rubric_pass_rate": 0.4, "groundedness": 0.5}, slo={"p95_latency_s": 3.5})  # fmt: skip
+    assert spec.model.adapter == adapter.resolve()
+    assert spec.evaluation is not None and spec.evaluation.thresholds.rubric_pass_rate == 0.4
+    assert spec.evaluation.thresholds.groundedness == 0.5
+    assert spec.slo.p95_latency_s == 3.5 and spec.slo.guardrail_violation_rate == 0.1  # the rest keep defaults
+    written = load_suite(tmp_path / "desk" / "eval" / "questions.jsonl")
+    assert [(q.id, q.question) for q in written] == [("q1", "How do I sort a list?"), ("own", "What is a deque?")]
+    assert list(written[0].relevant) == ["sorting"]
+
+
+def test_new_with_a_bad_gate_names_the_field_and_leaves_no_folder(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as caught:
+        new_copilot("desk", tmp_path / "desk", model="workbench-tiny", thresholds={"rubric_pas_rate": 0.4})
+    assert "rubric_pas_rate" in str(caught.value)
+    assert not (tmp_path / "desk").exists()
+
+
 @pytest.mark.parametrize(
     ("old", "new", "needle", "field", "message"),
     [

@@ -46,14 +46,17 @@ def _fmt(value: Any) -> str:
 @click.option("--model", default=None, help="Model name or folder (default: the default model).")
 @click.option("--index", type=click.Path(path_type=Path), default=None,
               help="A RAG index folder ('workbench rag index'): the copilot retrieves and cites.")  # fmt: skip
+@click.option("--adapter", type=click.Path(path_type=Path), default=None,
+              help="A LoRA adapter folder ('workbench tune run') loaded over the model.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the spec as JSON.")
 def new_cmd(
-    copilot_id: str, out: Path | None, title: str | None, model: str | None, index: Path | None, as_json: bool
-) -> None:
+    copilot_id: str, out: Path | None, title: str | None, model: str | None, index: Path | None,
+    adapter: Path | None, as_json: bool,
+) -> None:  # fmt: skip
     """Scaffold a copilot folder: copilot.yaml, a prompt template, a rubric and an evaluation suite."""
     from workbench.copilots import new_copilot
 
-    spec = new_copilot(copilot_id, out, title=title, model=model, index=index)
+    spec = new_copilot(copilot_id, out, title=title, model=model, index=index, adapter=adapter)
     if as_json:
         emit_json({"spec": str(spec.source), **spec.to_dict()})
         return

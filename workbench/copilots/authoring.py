@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from workbench.copilots.spec import SPEC_NAME, CopilotSpec, check_references, load_spec
 from workbench.errors import ValidationError
@@ -39,7 +42,7 @@ description: Answers employees' IT questions briefly.
 
 model:
   name: {model}                 # a model name (see `workbench doctor`) or a model folder
-  adapter: null                 # a LoRA adapter folder from `workbench tune run`
+  adapter: {adapter}                 # a LoRA adapter folder from `workbench tune run`
   bits: null                    # 4 or 8 to load it quantized
 
 prompt:
@@ -52,12 +55,12 @@ guardrails:
 evaluation:
   questions: eval/questions.jsonl   # {{"question", "reference", "relevant"?: [source ids]}} per line
   rubric: rubric.yaml
-  thresholds: {{rubric_pass_rate: 0.5{recall}}}
+  thresholds: {thresholds}   # gates `copilot promote` enforces
 
 slo:
-  p95_latency_s: 10.0
-  cost_per_1k_tokens: 0.0
-  guardrail_violation_rate: 0.1
+  p95_latency_s: {p95_latency_s}
+  cost_per_1k_tokens: {cost_per_1k_tokens}
+  guardrail_violation_rate: {guardrail_violation_rate}
 
 serving:
   canary_share: 0.1             # share of requests sent to a canary version, when one is promoted
@@ -71,7 +74,7 @@ _RETRIEVAL = """
 retrieval:
   index: {index}
   mode: hybrid                  # dense, bm25 or hybrid
-  k: 4
+  k: {k}
 """
 
 _TEMPLATE = """\
@@ -124,6 +127,10 @@ criteria:
 """
 
 
+#: The scaffold's service-level objectives, unless ``new_copilot(slo=...)`` says otherwise.
+DEFAULT_SLO = {"p95_latency_s": 10.0, "cost_per_1k_tokens": 0.0, "guardrail_violation_rate": 0.1}
+
+
 def new_copilot(
     copilot_id: str,
     out: str | Path | None = None,
@@ -131,6 +138,11 @@ def new_copilot(
     title: str | None = None,
     model: str | None = None,
     index: str | Path | None = None,
+    adapter: str | Path | None = None,
+    k: int = 4,
+    questions: Iterable[Mapping[str, Any]] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    slo: Mapping[str, float] | None = None,
 ) -> CopilotSpec:
     """Write a copilot folder (spec, template, rubric, questions) and return its checked spec.
 
@@ -139,11 +151,55 @@ def new_copilot(
         out: The folder to create (default ``./<id>``); it must not exist or be empty.
         title: A human title (default from the id).
         model: The model name (default: ``workbench.models.default_model_name()``).
-        index: A RAG index folder: the copilot retrieves and cites (``answer-with-citations@1``).
+        index: A RAG index folder: the copilot retrieves ``k`` chunks and cites (``answer-with-citations@1``).
+        adapter: A LoRA adapter folder (``workbench tune run``) loaded over ``model``.
+        questions: The evaluation suite, ``{"question", "reference", "relevant"?}`` each (default: IT-helpdesk
+            questions, :data:`SAMPLE_QUESTIONS`).
+        thresholds: Release gates (``rubric_pass_rate``, ``retrieval_recall``, ``groundedness``).
+        slo: Service-level objectives over :data:`DEFAULT_SLO` (``p95_latency_s``, ``cost_per_1k_tokens``,
+            ``guardrail_violation_rate``).
 
     Raises:
-        ValidationError: A bad id, or a folder that already holds files.
+        ValidationError: A bad id, a folder that already holds files, or a setting the spec rejects (named
+            with its field; the folder is then removed again).
     """
+    folder = _empty_folder(copilot_id, out)
+    if model is None:
+        from workbench.models import default_model_name
+
+        model = default_model_name()
+    title = title or copilot_id.replace("-", " ").replace("_", " ").capitalize()
+    if thresholds is None:
+        thresholds = {"rubric_pass_rate": 0.5, **({"groundedness": 0.0} if index is not None else {})}
+    template, retrieval = "prompt.yaml", ""
+    if index is not None:
+        retrieval = _RETRIEVAL.format(index=json.dumps(str(Path(index).expanduser().resolve())), k=int(k))
+        template = "answer-with-citations@1"
+    adapter_text = json.dumps(str(Path(adapter).expanduser().resolve())) if adapter is not None else "null"
+    spec_text = _SPEC.format(
+        folder=folder, id=copilot_id, title=json.dumps(title), model=model, template=template, adapter=adapter_text,
+        retrieval=retrieval, thresholds=_flow(thresholds), **{**DEFAULT_SLO, **dict(slo or {})},
+    )  # fmt: skip
+    suite = list(questions) if questions is not None else [
+        {"question": q, "reference": a} for q, a in SAMPLE_QUESTIONS
+    ]  # fmt: skip
+    try:
+        (folder / "eval").mkdir(parents=True, exist_ok=True)
+        if index is None:
+            (folder / "prompt.yaml").write_text(_TEMPLATE.format(id=copilot_id, title=title), encoding="utf-8")
+        (folder / SPEC_NAME).write_text(spec_text, encoding="utf-8")
+        (folder / "rubric.yaml").write_text(_RUBRIC.format(id=copilot_id, title=title), encoding="utf-8")
+        (folder / "eval" / "questions.jsonl").write_text(_suite_lines(suite), encoding="utf-8")
+        spec = load_spec(folder)
+        check_references(spec)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # no half-written copilot left behind
+        raise
+    return spec
+
+
+def _empty_folder(copilot_id: str, out: str | Path | None) -> Path:
+    """The new copilot's folder (``./<id>`` by default), checked: a valid id, and empty or absent."""
     if not _ID.match(copilot_id):
         raise ValidationError(
             f"copilot id '{copilot_id}' must be lower-case letters, digits, '-' or '_'",
@@ -155,30 +211,21 @@ def new_copilot(
         raise ValidationError(
             f"'{folder}' already exists and is not empty", file=folder, hint="pick another folder with --out"
         )
-    if model is None:
-        from workbench.models import default_model_name
+    return folder
 
-        model = default_model_name()
-    title = title or copilot_id.replace("-", " ").replace("_", " ").capitalize()
-    (folder / "eval").mkdir(parents=True, exist_ok=True)
-    retrieval = ""
-    template = "prompt.yaml"
-    if index is not None:
-        retrieval = _RETRIEVAL.format(index=json.dumps(str(Path(index).expanduser().resolve())))
-        template = "answer-with-citations@1"
-    else:
-        (folder / "prompt.yaml").write_text(_TEMPLATE.format(id=copilot_id, title=title), encoding="utf-8")
-    recall = ", groundedness: 0.0" if index is not None else ""
-    spec_text = _SPEC.format(
-        folder=folder, id=copilot_id, title=json.dumps(title), model=model, template=template,
-        retrieval=retrieval, recall=recall,
-    )  # fmt: skip
-    (folder / SPEC_NAME).write_text(spec_text, encoding="utf-8")
-    (folder / "rubric.yaml").write_text(_RUBRIC.format(id=copilot_id, title=title), encoding="utf-8")
-    lines = [
-        json.dumps({"id": f"q{i}", "question": q, "reference": a}) for i, (q, a) in enumerate(SAMPLE_QUESTIONS, 1)
-    ]
-    (folder / "eval" / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    spec = load_spec(folder)
-    check_references(spec)
-    return spec
+
+def _flow(mapping: Mapping[str, float]) -> str:
+    """A one-line YAML mapping of names to numbers (``{rubric_pass_rate: 0.5}``)."""
+    return "{" + ", ".join(f"{name}: {json.dumps(value)}" for name, value in mapping.items()) + "}"
+
+
+def _suite_lines(suite: list[Mapping[str, Any]]) -> str:
+    """The evaluation suite as JSON lines, each with an id (``q1``, ``q2``... unless it has one)."""
+    lines = []
+    for i, item in enumerate(suite, 1):
+        row = {"id": str(item.get("id") or f"q{i}"), "question": item.get("question"),
+               "reference": item.get("reference")}  # fmt: skip
+        if item.get("relevant"):
+            row["relevant"] = list(item["relevant"])
+        lines.append(json.dumps(row, ensure_ascii=False))
+    return "\n".join(lines) + "\n"

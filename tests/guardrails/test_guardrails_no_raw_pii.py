@@ -57,11 +57,12 @@ def _write_prompt_playbook(root: Path) -> Path:
         "estimated_minutes": 1,
         "skills": {"prompting": 1.0},
         "tasks": [{"id": "generate", "title": "Generate", "skills": {"prompting": 1.0}}],
-        "parameters": [{"name": "prompt", "type": "str", "default": "Say hello.", "help": "The prompt."}],
+        "parameters": [{"name": "prompt", "type": "str", "default": "Say hello.", "help": "The prompt."},
+                       {"name": "method", "type": "str", "default": "lora", "choices": ["lora", "qlora-4bit"]}],
     }
     (folder / "playbook.yaml").write_text(json.dumps(manifest), encoding="utf-8")
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('prompt = "Say hello."')
+    params = nbformat.v4.new_code_cell('prompt = "Say hello."\nmethod = "lora"')
     params.metadata["tags"] = ["parameters"]
     work = nbformat.v4.new_code_cell(
         "from workbench.models import load_model\n"
@@ -70,6 +71,7 @@ def _write_prompt_playbook(root: Path) -> Path:
         'with task("generate"):\n'
         '    result = guarded_generate(load_model("workbench-tiny"), prompt, params={"max_new_tokens": 8})\n'
         "print(prompt)\n"
+        "print('method', method)\n"
         "print(result.messages)\n"
         "result.text"
     )
@@ -103,7 +105,8 @@ def test_generate_cli_stores_no_raw_name_email_or_phone(settings, tiny_model_dir
 
 def test_playbook_run_stores_no_raw_name_email_or_phone(settings, tmp_path: Path, tiny_model_dir: Path) -> None:  # type: ignore[no-untyped-def]
     playbook = _write_prompt_playbook(tmp_path / "pbs")
-    result = run_playbook(playbook, learner="ana", team="support", parameters={"prompt": PROMPT}, timeout=300)
+    result = run_playbook(playbook, learner="ana", team="support", parameters={"prompt": PROMPT, "method": "lora"},
+                          timeout=300)  # fmt: skip
     assert result.ok, (result.status, result.error_type, result.error_message)
     assert result.output_path.is_relative_to(settings.data_dir)
 
@@ -112,6 +115,10 @@ def test_playbook_run_stores_no_raw_name_email_or_phone(settings, tmp_path: Path
     assert "[PERSON]" in printed and "[EMAIL]" in printed and "[PHONE]" in printed
     run = json.loads((result.output_path.parent / "run.json").read_text(encoding="utf-8"))
     assert "[PERSON]" in run["parameters"]["prompt"]
+    # The author's vocabulary (a declared choice) is not a name, though the NER would take "lora" for one.
+    assert run["parameters"]["method"] == "lora" and "method lora" in printed
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert 'method = "lora"' in injected.source and "[PERSON]" in injected.source
 
     from workbench.telemetry import open_store
 

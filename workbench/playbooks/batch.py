@@ -442,7 +442,7 @@ def _unstarted(prep: PreparedRun, exc: BaseException) -> RunResult:
     """An ``error`` result (with its saved, tagged notebook) for a run that never got a kernel."""
     result = prep.result(RunStatus.ERROR, datetime.now(timezone.utc), 0.0)
     result.error_type, result.error_message, _ = describe_error(exc)
-    save_output(parameterized(load_notebook_node(str(prep.input_path())), prep), result)
+    save_output(parameterized(load_notebook_node(str(prep.input_path())), prep), result, prep.playbook.manifest)
     return result
 
 

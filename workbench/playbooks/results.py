@@ -171,13 +171,14 @@ def tag_output_notebook(nb: Any, result: RunResult) -> Any:
     return nb
 
 
-def save_output(nb: Any, result: RunResult) -> None:
-    """Redact, tag and write the output notebook, plus ``run.json`` beside it (see :mod:`.redaction`)."""
+def save_output(nb: Any, result: RunResult, manifest: Any = None) -> None:
+    """Redact, tag and write the output notebook, plus ``run.json`` beside it (see :mod:`.redaction`; the
+    ``manifest``'s parameter defaults and choices are kept as they are)."""
     import nbformat
 
-    from workbench.playbooks.redaction import redact_run_record
+    from workbench.playbooks.redaction import redact_run_record, vocabulary
 
-    redact_run_record(nb, result)
+    redact_run_record(nb, result, vocabulary(manifest))
     tag_output_notebook(nb, result)
     result.output_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = result.output_path.with_suffix(".tmp")

@@ -446,7 +446,7 @@ def record_outcome(
         result.error_type, result.error_message, cell_index = describe_error(error)
         result.cell_index = cell_index if cell_index is not None else running_cell
         record_runner_failure(result, prep.playbook, nb, nb_cell_index, origin=prep.origin)
-    save_output(nb, result)
+    save_output(nb, result, prep.playbook.manifest)
     return result
 
 

@@ -130,21 +130,12 @@ def list_cmd(folders: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def show_cmd(target: str, as_json: bool) -> None:
     """Show a spec (resolved) or a registered copilot: versions, stages, history, last evaluation."""
-    from workbench.copilots import open_registry, resolve_spec
+    from workbench.copilots import describe_copilot
 
-    spec = resolve_spec(target)
-    with open_registry() as registry:
-        state = registry.state(spec.id)
-        versions = [v.version for v in registry.versions(spec.id)]
-        history = registry.history(spec.id)
-        last = registry.last_evaluation(spec.id, spec.version) if spec.version in versions else None
-    data = {
-        "spec": spec.to_dict(), "file": str(spec.source) if spec.source else None, "digest": spec.digest(),
-        "registered": versions, "ga": state.ga, "canary": state.canary, "stage": state.stage_of(spec.version),
-        "history": [p.__dict__ for p in history],
-        "last_evaluation": None if last is None else {"passed": last.passed, "metrics": last.metrics,
-                                                     "created_at": last.created_at},
-    }  # fmt: skip
+    overview = describe_copilot(target)
+    spec, state, last, history, versions = (overview.spec, overview.state, overview.last, overview.history,
+                                            overview.registered)  # fmt: skip
+    data = overview.to_dict()
     if as_json:
         emit_json(data)
         return

@@ -41,7 +41,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "registry": ("CopilotRegistry", "VersionRecord", "Promotion", "StageState", "open_registry"),
     "lifecycle": (
         "EvalOutcome", "ServedVersion", "resolve_spec", "evaluate_version", "promote_version",
-        "rollback_copilot", "copilot_state", "serving_versions",
+        "rollback_copilot", "copilot_state", "serving_versions", "CopilotOverview", "describe_copilot",
     ),
     "export": ("ExportResult", "export_copilot", "prompt_settings"),
 }

@@ -180,9 +180,9 @@ def new_copilot(
         folder=folder, id=copilot_id, title=json.dumps(title), model=model, template=template, adapter=adapter_text,
         retrieval=retrieval, thresholds=_flow(thresholds), **{**DEFAULT_SLO, **dict(slo or {})},
     )  # fmt: skip
-    suite = list(questions) if questions is not None else [
-        {"question": q, "reference": a} for q, a in SAMPLE_QUESTIONS
-    ]  # fmt: skip
+    suite: list[Mapping[str, Any]] = (
+        list(questions) if questions is not None else [{"question": q, "reference": a} for q, a in SAMPLE_QUESTIONS]
+    )
     try:
         (folder / "eval").mkdir(parents=True, exist_ok=True)
         if index is None:

@@ -2,7 +2,7 @@
 
 One function per step, shared by the CLI, the server and notebooks (each edge calls these, never the registry's
 internals): :func:`resolve_spec`, :func:`evaluate_version`, :func:`promote_version`, :func:`rollback_copilot`,
-:func:`serving_versions`.
+:func:`serving_versions`, and :func:`describe_copilot` for what a person looks at (``copilot show``, the widget).
 """
 
 from __future__ import annotations
@@ -105,6 +105,58 @@ def copilot_state(copilot: str, *, url: str | None = None) -> StageState:
     """Where ``copilot``'s versions serve (GA, canary, GA history)."""
     with open_registry(url) as registry:
         return registry.state(copilot)
+
+
+@dataclass
+class CopilotOverview:
+    """A spec next to its registry record: versions, stages, promotion history and this version's last evaluation.
+
+    Attributes:
+        spec: The spec (resolved from a file or the registry).
+        registered: The registered versions of its copilot, oldest first.
+        state: Where its versions serve (GA, canary, GA history).
+        history: Its stage changes, oldest first.
+        last: This version's newest evaluation, if it has one.
+    """
+
+    spec: CopilotSpec
+    registered: list[str]
+    state: StageState
+    history: list[Promotion]
+    last: EvalReport | None
+
+    @property
+    def stage(self) -> str | None:
+        """This version's stage: ``ga``, ``canary`` or ``None``."""
+        return self.state.stage_of(self.spec.version)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``workbench copilot show --json``, the copilot widget)."""
+        last = self.last
+        return {
+            "spec": self.spec.to_dict(), "file": str(self.spec.source) if self.spec.source else None,
+            "digest": self.spec.digest(), "registered": self.registered, "ga": self.state.ga,
+            "canary": self.state.canary, "previous_ga": self.state.previous_ga, "stage": self.stage,
+            "history": [p.__dict__ for p in self.history],
+            "last_evaluation": None if last is None else {
+                "passed": last.passed, "metrics": last.metrics, "created_at": last.created_at,
+                "gates": [g.__dict__ for g in last.gates],
+            },
+        }  # fmt: skip
+
+
+def describe_copilot(target: str | Path | CopilotSpec, *, url: str | None = None) -> CopilotOverview:
+    """The :class:`CopilotOverview` of a spec file, a registered ``id@version`` or ``id``.
+
+    Raises:
+        NotFoundError: No such file, or no such registered copilot or version.
+        ValidationError: The spec is invalid or points at something missing.
+    """
+    spec = resolve_spec(target, url=url)
+    with open_registry(url) as registry:
+        registered = [v.version for v in registry.versions(spec.id)]
+        last = registry.last_evaluation(spec.id, spec.version) if spec.version in registered else None
+        return CopilotOverview(spec, registered, registry.state(spec.id), registry.history(spec.id), last)
 
 
 @dataclass(frozen=True)

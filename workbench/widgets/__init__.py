@@ -9,6 +9,7 @@ from workbench._lazy import lazy_exports
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "playground": ("PlaygroundWidget",),
+    "copilot": ("CopilotWidget",),
     "rag": ("RagWidget",),
     "review": ("ReviewWidget",),
     "skills": ("SkillsHeatmap",),

@@ -25,7 +25,7 @@ export HF_HUB_DISABLE_TELEMETRY ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
 
-.PHONY: labext help install install-test demo test test-offline test-fast test-latest lock bench lint lab clean browsers
+.PHONY: labext help install install-test demo test test-offline test-fast test-latest lock bench lint lab clean browsers lrs
 
 help:
 	@echo "make demo       create $(VENV), install, run 'workbench demo' on embedded defaults"
@@ -55,7 +55,16 @@ $(VENV)/.stamp-test: $(STAMP) pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
-install-test: $(VENV)/.stamp-test browsers
+install-test: $(VENV)/.stamp-test browsers lrs
+
+# A real learning record store for the xAPI tests (Ralph), in its own venv: its pins conflict with Workbench's.
+LRS_VENV ?= .venv-lrs
+lrs: $(LRS_VENV)/.stamp
+
+$(LRS_VENV)/.stamp: requirements-lrs-lock.txt
+	rm -rf $(LRS_VENV) && $(PYTHON) -m venv $(LRS_VENV)
+	$(LRS_VENV)/bin/pip install --quiet --no-deps -r requirements-lrs-lock.txt
+	touch $@
 
 # Debian chromium for the browser tests (never `playwright install`: no browser downloads here).
 browsers:
@@ -72,7 +81,8 @@ demo: install
 # earlier kernel/server tests have left an asyncio loop installed.
 test: install-test
 	@$(if $(LOCK),$(BIN)/python -m workbench._lock check $(LOCK),echo "dependencies: not locked (newest allowed)")
-	WORKBENCH_TEST_LOCK="$(LOCK)" $(BIN)/python -m pytest -m "not browser and not offline" $(PYTEST_ARGS)
+	WORKBENCH_TEST_LOCK="$(LOCK)" WORKBENCH_TEST_LRS="$(abspath $(LRS_VENV))/bin/ralph" \
+	  $(BIN)/python -m pytest -m "not browser and not offline" $(PYTEST_ARGS)
 	WORKBENCH_TEST_LOCK="$(LOCK)" $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 # Hermetic offline mode, proven: the playbook suite and the demo in a network namespace with only a loopback, under
@@ -84,7 +94,7 @@ test-offline: install-test
 	$(BIN)/python -m pytest -m offline -s $(PYTEST_ARGS)
 
 test-fast: install-test
-	$(BIN)/python -m pytest -m "not slow and not browser and not offline" $(PYTEST_ARGS)
+	WORKBENCH_TEST_LRS="$(abspath $(LRS_VENV))/bin/ralph" $(BIN)/python -m pytest -m "not slow and not browser and not offline" $(PYTEST_ARGS)
 
 # Upstream drift on purpose: the newest versions pyproject.toml allows, in .venv-latest, no lock. torch stays at
 # TORCH_SPEC (any other spec pulls several GB of CUDA packages here; override TORCH_SPEC to move it too).
@@ -121,4 +131,4 @@ labext: install
 	cd extensions/lab && PATH=$(abspath $(BIN)):$$PATH jlpm install && PATH=$(abspath $(BIN)):$$PATH jlpm build
 
 clean:
-	rm -rf $(VENV) .venv-latest .venv-lock .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) .venv-latest .venv-lock .venv-lrs .pytest_cache .mypy_cache .ruff_cache build dist

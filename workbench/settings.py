@@ -148,6 +148,17 @@ class WorkbenchSettings(BaseSettings):
     playbook_dirs: list[Path] = Field(default_factory=list, description="Extra folders searched for playbooks.")
     telemetry_batch_size: int = Field(100, ge=1, description="Events buffered before a durable write.")
     telemetry_flush_interval_s: float = Field(1.0, gt=0, description="Longest an event waits in the buffer.")
+    xapi_endpoint: str | None = Field(
+        None, description="A learning record store's xAPI base URL (…/xAPI/); tasks and scores are sent there."
+    )
+    xapi_username: str | None = Field(None, description="Basic-auth user of the learning record store.")
+    xapi_password: SecretStr | None = Field(None, description="Basic-auth password of the learning record store.")
+    xapi_homepage: str = Field(
+        "https://workbench.invalid/accounts", description="homePage of the xAPI actor accounts (learner pseudonyms)."
+    )
+    xapi_activity_base: str = Field(
+        "https://workbench.invalid/xapi", description="IRI prefix of the xAPI activities (playbooks and tasks)."
+    )
 
     @field_validator("judge_model", mode="after")
     @classmethod

@@ -166,6 +166,28 @@ def erasures(learner: str | None, url: str | None, as_json: bool) -> None:
                    f"by {e.requested_by}: {e.reason}  ({e.id})")
 
 
+@command.command("xapi-sync")
+@click.option("--limit", type=int, default=None, help="Send at most this many statements.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def xapi_sync(limit: int | None, as_json: bool) -> None:
+    """Send learners' task and score events not yet acknowledged to the learning record store (xAPI).
+
+    The LRS is WORKBENCH_XAPI_ENDPOINT (its xAPI base URL) with WORKBENCH_XAPI_USERNAME and _PASSWORD. Nothing
+    is lost while it is unreachable: unsent events stay queued in the store and go with the next sync. Exits
+    1 when statements are still waiting.
+    """
+    from workbench.telemetry.xapi import sync_statements
+
+    result = sync_statements(limit)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        click.echo(f"sent {result.sent} statements; {result.pending} waiting"
+                   + (f" ({result.error})" if result.error else ""))  # fmt: skip
+    if result.error is not None:
+        raise SystemExit(1)
+
+
 def _keyed(counts: dict[Any, int], top: int) -> dict[str, int]:
     """The ``top`` largest counts (already sorted), keyed by text; events without a value are ``(none)``."""
     return {("(none)" if k is None else str(k)): v for k, v in list(counts.items())[:top]}

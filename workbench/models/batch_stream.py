@@ -18,13 +18,32 @@ import threading
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from workbench.models.generation import GenerationStream, StopScanner
+from workbench.models.generation import Generation, GenerationParams, GenerationStream, StopScanner
 
-if TYPE_CHECKING:
-    from workbench.models.generation import Generation, GenerationParams
-    from workbench.models.transformers_backend import TransformersBackend
+
+class RowBackend(Protocol):
+    """What a batched stream needs from :class:`~workbench.models.transformers_backend.TransformersBackend`."""
+
+    name: str
+    tokenizer: Any
+    _eos_ids: list[int]
+
+    def _max_new(self, n_tokens: int, params: GenerationParams) -> int: ...
+
+    def _generate_kwargs(
+        self, params: GenerationParams, max_new: int, cancel: threading.Event, prompt_len: int
+    ) -> dict[str, Any]: ...
+
+    def _inputs(self, ids: list[list[int]]) -> dict[str, Any]: ...
+
+    def _run(self, inputs: Any, params: GenerationParams, kwargs: dict[str, Any]) -> Any: ...
+
+    def _finish(
+        self, new_ids: list[int], params: GenerationParams, *, input_tokens: int, latency: float,
+        ttft: float | None, text: str | None = None, stopped: bool = False,
+    ) -> Generation: ...  # fmt: skip
 
 _END = object()
 
@@ -102,7 +121,7 @@ class _RowsClosed:
 
 
 def stream_rows(
-    backend: TransformersBackend, encoded: list[list[int]], params: GenerationParams
+    backend: RowBackend, encoded: list[list[int]], params: GenerationParams
 ) -> list[GenerationStream]:
     """Start one batched generation of the token lists ``encoded``; one stream per row, in order.
 
@@ -130,7 +149,7 @@ def stream_rows(
 
 
 def _chunks(
-    backend: TransformersBackend, row: _Row, params: GenerationParams, started: float
+    backend: RowBackend, row: _Row, params: GenerationParams, started: float
 ) -> Generator[str, None, Generation]:
     """One row's text pieces (stop strings applied); returns its :class:`Generation`."""
     scanner = StopScanner(params.stop)

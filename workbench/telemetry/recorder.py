@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,8 @@ class Recorder:
         self.dropped = 0
         #: Events written so far.
         self.written = 0
+        #: Called after each successful write (the xAPI forwarder's wake-up, when an LRS is configured).
+        self.after_write: Callable[[], None] | None = None
         _live.add(self)
 
     # -- emitting ------------------------------------------------------------------------------------------
@@ -195,7 +197,12 @@ class Recorder:
                         log.error("telemetry buffer full: dropped %d unwritten events", overflow)
                 raise
             self.written += len(batch)
-            return len(batch)
+        if self.after_write is not None:
+            try:
+                self.after_write()  # e.g. wake the xAPI forwarder: the events are durable now
+            except Exception:
+                log.exception("telemetry after-write hook failed")
+        return len(batch)
 
     def _open_locked(self) -> TelemetryStore:
         self._store = open_store(self._url)
@@ -318,7 +325,10 @@ def get_recorder() -> Recorder:
     if recorder is None or recorder._closed:
         with _default_lock:
             if _default is None or _default._closed:
+                from workbench.telemetry.xapi import start_forwarding
+
                 _default = Recorder()
+                _default.after_write = start_forwarding()  # None unless a learning record store is configured
             recorder = _default
     return recorder
 

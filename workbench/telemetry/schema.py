@@ -74,6 +74,14 @@ erasure_pending_table = sa.Table(
     sa.Index("ix_erasure_pending_learner", "learner"),
 )
 
+#: Events a learning record store acknowledged (``workbench.telemetry.xapi``): what is not here is still to send.
+xapi_sent_table = sa.Table(
+    "xapi_sent",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 APPEND_ONLY_MESSAGE = "telemetry events are append-only"
 #: What the audit log's own triggers say.
 AUDIT_APPEND_ONLY_MESSAGE = "the erasure audit log is append-only"
@@ -84,7 +92,7 @@ UNAUDITED_ERASURE_MESSAGE = "an erasure needs its audit record in erasures first
 #: may hold other applications' Alembic histories).
 VERSION_TABLE = "workbench_schema_version"
 #: The newest schema revision this code knows (the head of ``workbench/telemetry/migrations``; a test checks).
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 #: The revision of a store created before migrations existed (an ``events`` table and no version table).
 BASELINE_REVISION = "0001"
 

@@ -18,6 +18,7 @@ Importing this package loads no torch or transformers; judges load them when the
 from __future__ import annotations
 
 from workbench.rubrics.agreement import exact_agreement, kappa_reference, weighted_kappa
+from workbench.rubrics.arena import ArenaResult, ArenaVote, rubric_judge, run_arena, wilson_interval
 from workbench.rubrics.calibration import (
     AgreementReport,
     CriterionCalibration,
@@ -55,6 +56,8 @@ __all__ = [
     "SCORERS",
     "AgreementReport",
     "AgreementRow",
+    "ArenaResult",
+    "ArenaVote",
     "Criterion",
     "CriterionCalibration",
     "CriterionScore",
@@ -82,9 +85,12 @@ __all__ = [
     "measure_agreement",
     "record_scores",
     "register_scorer",
+    "rubric_judge",
+    "run_arena",
     "score_file",
     "score_items",
     "summarize",
     "validate_items",
     "weighted_kappa",
+    "wilson_interval",
 ]

@@ -37,6 +37,7 @@ ROUTES: list[tuple[str, str, tuple[str, ...]]] = [
     ("GET", f"/workbench/api/playbooks/{ID}/progress", ("learner",)),
     ("GET", "/workbench/api/progress", ("learner",)),
     ("GET", "/workbench/api/skills", ("learner",)),
+    ("GET", "/workbench/api/path", ("learner",)),
     ("GET", "/workbench/api/report", ("team", "role")),
     ("GET", "/workbench/api/report/evidence", ("team", "skill", "role", "limit")),
 ]

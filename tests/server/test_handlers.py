@@ -20,6 +20,7 @@ ROUTES = [
     ("GET", f"/workbench/api/playbooks/{PB}/progress"),
     ("GET", "/workbench/api/progress"),
     ("GET", "/workbench/api/skills"),
+    ("GET", "/workbench/api/path"),
     ("GET", "/workbench/api/report"),
     ("GET", "/workbench/api/report/evidence?team=all&skill=prompting"),
 ]
@@ -73,7 +74,8 @@ def test_mutating_route_needs_the_xsrf_header_with_a_login_cookie(team_server: S
 def test_a_learner_cannot_read_another_learners_progress(team_server: Server) -> None:
     _record(team_server, "ben", "first-generation")
     with team_server.client("tok-ana") as ana, team_server.client("tok-ben") as ben:
-        for path in (f"/workbench/api/playbooks/{PB}/progress", "/workbench/api/progress", "/workbench/api/skills"):
+        for path in (f"/workbench/api/playbooks/{PB}/progress", "/workbench/api/progress", "/workbench/api/skills",
+                     "/workbench/api/path"):
             for who in ("ben", pseudonymize("ben")):
                 refused = ana.get(path, params={"learner": who})
                 assert refused.status_code == 403, path
@@ -87,6 +89,9 @@ def test_a_learner_cannot_read_another_learners_progress(team_server: Server) ->
         assert his["completed"] == 1
         # Asking for yourself by name is fine.
         assert ben.get("/workbench/api/progress", params={"learner": "ben"}).status_code == 200
+        # Your path is yours: your pseudonym, the steps of your role (none without one), the next playbook.
+        path = ben.get("/workbench/api/path").json()
+        assert path["learner"] == pseudonymize("ben") and {"steps", "gaps", "next"} <= set(path)
 
 
 def test_manager_report_is_role_gated(team_server: Server) -> None:

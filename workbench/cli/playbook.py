@@ -405,3 +405,72 @@ def progress(learner: str, playbook: str | None, dirs: tuple[Path, ...], as_json
         ]
         _table(rows, ("task", "status", "attempts", "seconds", "score"))
         click.echo()
+
+
+@command.command("path")
+@click.option("--learner", "-l", default=None, help="Learner id (default: settings.learner). Only your own data.")
+@click.option("--role", default=None, help="Your role in the taxonomy (default: settings.role).")
+@click.option("--store", "store_url", default=None, help="Telemetry store URL (default: settings.store_url).")
+@click.option("--taxonomy", default=None, help="Taxonomy YAML file or shipped name (default genai-copilot).")
+@click.option("--dir", "dirs", multiple=True, type=click.Path(path_type=Path), help=_DIR_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def path_(
+    learner: str | None, role: str | None, store_url: str | None, taxonomy: str | None, dirs: tuple[Path, ...],
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Your role's path through the catalog, your gaps, and the playbook to do next (advice, never a lock)."""
+    from workbench.playbooks.paths import learner_path
+
+    result = learner_path(learner, role=role, taxonomy=taxonomy, source=store_url, extra_dirs=dirs)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    if result.role is None:
+        click.echo("no role set: pass --role (or set WORKBENCH_ROLE) to see your role's path and gaps")
+        return
+    click.echo(f"path for role '{result.role}':")
+    rows = [(n, s.playbook, s.status, s.minutes, ", ".join(s.recommended_first)) for n, s in
+            enumerate(result.steps, 1)]  # fmt: skip
+    _table(rows, ("#", "playbook", "status", "minutes", "recommended first"))
+    nxt = result.next
+    if nxt is None:
+        click.echo("next: nothing left — every gap is closed and every step is done")
+    else:
+        first = f" (recommended first: {', '.join(nxt.recommended_first)})" if nxt.recommended_first else ""
+        click.echo(f"next: {nxt.playbook} — {nxt.reason}{first}")
+
+
+@command.command()
+@click.option("--team", default=None, help="Only this team.")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="CSV with columns learner,role: each learner's role (for targets).")
+@click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True, help="Playbooks per team.")
+@click.option("--store", "store_url", default=None, help="Telemetry store URL (default: settings.store_url).")
+@click.option("--taxonomy", default=None, help="Taxonomy YAML file or shipped name (default genai-copilot).")
+@click.option("--dir", "dirs", multiple=True, type=click.Path(path_type=Path), help=_DIR_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def recommend(
+    team: str | None, roster: Path | None, limit: int, store_url: str | None, taxonomy: str | None,
+    dirs: tuple[Path, ...], as_json: bool,
+) -> None:  # fmt: skip
+    """Per team, the playbooks that close the most gap-weighted skill for the fewest learner-hours.
+
+    Teams smaller than the minimum group size are left out, as in the skills report.
+    """
+    from workbench.cli.report import _roster
+    from workbench.playbooks.paths import team_recommendations
+
+    recs = team_recommendations(team, taxonomy=taxonomy, source=store_url, limit=limit, extra_dirs=dirs,
+                                roles=_roster(roster) if roster else None)  # fmt: skip
+    if as_json:
+        emit_json({"teams": {t: [r.to_dict() for r in rows] for t, rows in recs.items()}})
+        return
+    if not recs:
+        click.echo("no team with gaps in view (teams under the minimum group size are suppressed)")
+        return
+    for name, rows in recs.items():
+        click.echo(f"team {name}:")
+        table = [(r.playbook, r.learners, f"{r.learner_hours:.1f}", f"{r.gap_closed:.2f}", f"{r.per_hour:.2f}")
+                 for r in rows]  # fmt: skip
+        _table(table, ("playbook", "learners", "learner-hours", "gap closed", "per hour"))
+        click.echo()

@@ -81,6 +81,7 @@ class WorkbenchApp(ExtensionApp):
                 (url_path_join(base, "playbooks", pb, "progress"), h.PlaybookProgressHandler),
                 (url_path_join(base, "progress"), h.ProgressHandler),
                 (url_path_join(base, "skills"), h.SkillsHandler),
+                (url_path_join(base, "path"), h.PathHandler),
                 (url_path_join(base, "report"), h.ReportHandler),
                 (url_path_join(base, "report", "evidence"), h.ReportEvidenceHandler),
             ]

@@ -336,6 +336,22 @@ class SkillsHandler(WorkbenchHandler):
         self.reply(await self.blocking(_skills, self.learner))
 
 
+def _path(requester: str) -> dict[str, Any]:
+    from workbench.playbooks.paths import learner_path
+
+    return learner_path(requester).to_dict()
+
+
+class PathHandler(WorkbenchHandler):
+    """``GET /workbench/api/path``: the requesting learner's role path, gaps and next playbook."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        """Reply with the path (steps and their status), the gaps and the next playbook."""
+        _refuse_other_learner(self)
+        self.reply(await self.blocking(_path, self.learner))
+
+
 def _report(team: str | None, role: str | None) -> dict[str, Any]:
     from workbench.skills.report import ALL, cached_report, suppressed_label
 

@@ -18,6 +18,7 @@ Format::
       - id: copilot_builder
         name: Copilot builder
         targets: {prompting: 3, ...}   # skills left out have no target for this role
+        path: [prompting-fundamentals, ...]  # optional: playbook ids in the recommended order
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ class Role(_Frozen):
     name: str = Field(min_length=1)
     description: str = ""
     targets: dict[str, int] = Field(default_factory=dict)
+    #: Playbook ids in the order the role takes them (advice, not a lock: see ``workbench.playbooks.paths``).
+    path: tuple[str, ...] = ()
 
     @field_validator("id")
     @classmethod

@@ -133,11 +133,21 @@ def new(
 @command.command()
 @click.argument("targets", nargs=-1)
 @click.option("--dir", "dirs", multiple=True, type=click.Path(path_type=Path), help=_DIR_HELP)
+@click.option("--coverage", is_flag=True,
+              help="Print the skill x rubric-graded-task table of the catalog instead; exit 1 when a skill has fewer "
+                   "graded tasks than the taxonomy's min_graded_tasks.")  # fmt: skip
+@click.option("--taxonomy", default=None, help="With --coverage: taxonomy YAML file or shipped name.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def validate(targets: tuple[str, ...], dirs: tuple[Path, ...], as_json: bool) -> None:
+def validate(
+    targets: tuple[str, ...], dirs: tuple[Path, ...], coverage: bool, taxonomy: str | None, as_json: bool
+) -> None:
     """Check playbooks (ids or folders; default all): schema, parameters cell, stripped outputs, rubrics, skills."""
     from workbench.playbooks import discover_playbooks, get_playbook
     from workbench.playbooks.validate import Problem, errors_only, validate_playbook
+
+    if coverage:
+        _coverage(targets, dirs, taxonomy, as_json)
+        return
 
     report: dict[str, list[Problem]] = {}
     if targets:
@@ -175,6 +185,24 @@ def validate(targets: tuple[str, ...], dirs: tuple[Path, ...], as_json: bool) ->
         if not report:
             click.echo("no playbooks to validate")
     _exit(1 if failed else 0)
+
+
+def _coverage(targets: tuple[str, ...], dirs: tuple[Path, ...], taxonomy: str | None, as_json: bool) -> None:
+    from workbench.playbooks import discover_playbooks, get_playbook
+    from workbench.playbooks.coverage import skill_coverage
+
+    playbooks = [get_playbook(t, dirs) for t in targets] if targets else list(discover_playbooks(dirs))
+    table = skill_coverage(playbooks, taxonomy=taxonomy)
+    if as_json:
+        emit_json(table.to_dict())
+    else:
+        click.echo(f"{len(table.playbooks)} playbooks, taxonomy '{table.taxonomy}', floor {table.floor} graded tasks")
+        rows = [(r.skill, len(r.graded), r.tasks, "ok" if r.ok else "BELOW", ", ".join(r.graded)) for r in table.rows]
+        _table(rows, ("skill", "graded", "tasks", "", "graded tasks (playbook/task)"))
+        if not table.ok:
+            click.secho(f"{len(table.below)} skill(s) below the floor of {table.floor}: {', '.join(table.below)} "
+                        "(give tasks that train them a rubric:, or add playbooks)", fg="red")  # fmt: skip
+    _exit(0 if table.ok else 1)
 
 
 @command.command()

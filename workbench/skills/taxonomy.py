@@ -9,6 +9,7 @@ Format::
     id: genai-copilot
     version: 1
     title: GenAI copilot skills
+    min_graded_tasks: 2          # optional: rubric-graded tasks per skill the catalog should have
     levels:                      # exactly the levels 0..4, in order
       - {level: 0, name: none, descriptor: "..."}
       ...
@@ -125,6 +126,9 @@ class Taxonomy(_Frozen):
     levels: tuple[LevelDescriptor, ...]
     skills: tuple[Skill, ...] = Field(min_length=1)
     roles: tuple[Role, ...] = ()
+    #: The fewest rubric-graded playbook tasks each skill should have (``workbench playbook validate --coverage``
+    #: fails below it; 0: no floor).
+    min_graded_tasks: int = Field(default=0, ge=0)
     #: Where it was loaded from (not part of the file).
     source: str | None = Field(default=None, exclude=True)
 

@@ -168,3 +168,23 @@ def test_cli_path_and_recommend(capsys: pytest.CaptureFixture[str]) -> None:
         code = int(exc.code or 0)
     captured = capsys.readouterr()
     assert code == 2 and "no-such-role" in captured.err and "Traceback" not in captured.err
+
+
+def test_the_demo_history_shows_several_teams_roles_and_weeks_and_a_next_playbook_per_team() -> None:
+    from rich.console import Console
+
+    from workbench.cli.demo import seed_history, show_recommendations
+
+    history = seed_history(Console(quiet=True))
+    roles = history["roles"]
+    assert history["learners"] >= 50 and len(history["teams"]) >= 5 and len(set(roles.values())) >= 3
+    store = open_store()
+    first, last = store.time_range()
+    assert first is not None and last is not None and (last - first).days >= 8 * 7  # several weeks (six months)
+    store.close()
+    recs = show_recommendations(Console(quiet=True), roles)
+    assert "small-team" in history["teams"] and "small-team" not in recs  # below the minimum group size
+    assert len(recs) >= 4 and all(rows for rows in recs.values())
+    someone = next(iter(roles))
+    path = learner_path(someone, role=roles[someone])
+    assert path.steps and path.next is not None and path.gaps

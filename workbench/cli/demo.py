@@ -4,12 +4,15 @@
    warning when the wheel is missing);
 2. runs guarded, recorded generations with it in 32-, 8- and 4-bit (bitsandbytes; an explained fallback where
    a bit width cannot run here) and reports footprint, tokens and latency;
-3. runs the learner version of the built-in playbooks for a small simulated cohort (reused kernels): each learner
+3. writes six months of a synthetic organisation's playbook work into the store (``datasets/skills/demo-cohort.yaml``:
+   several teams and roles, drop-outs, one team below the minimum group size), so the report, learners' paths and
+   the per-team recommendations have history to show (``--no-history`` leaves it out);
+4. runs the learner version of the built-in playbooks for a small simulated cohort (reused kernels): each learner
    submits answers from the playbook's answer bank (``answers.yaml``), good to poor, chosen by their skill, some
    after revealing hints, and one submits the shipped solutions; the real checks and rubrics grade them and
    telemetry records each piece of evidence with its origin (:mod:`workbench.playbooks.answers`);
-4. writes the skills-gap report (HTML, PNG, CSV) from that evidence;
-5. prints where everything is.
+5. writes the skills-gap report (HTML, PNG, CSV) from that evidence, and prints each team's best next playbook;
+6. prints where everything is.
 """
 
 from __future__ import annotations
@@ -61,9 +64,11 @@ def run_generations(bits_list: tuple[int, ...] = (32, 8, 4), model: str | None =
 @click.option("--playbook", "playbooks", multiple=True,
               help="Playbook (id or folder) the cohort works through (repeatable; default: "
               "prompting-fundamentals, critique-rubrics). It needs an answer bank (answers.yaml).")
+@click.option("--history/--no-history", default=True, show_default=True,
+              help="Write the synthetic organisation's six months of playbook work (datasets/skills/demo-cohort.yaml).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def command(learners: int, out_dir: Path | None, skip_playbooks: bool, playbooks: tuple[str, ...],
-            as_json: bool) -> None:
+            history: bool, as_json: bool) -> None:
     """Run the main job on embedded defaults and print where everything is."""
     from rich.console import Console
 
@@ -100,8 +105,14 @@ def command(learners: int, out_dir: Path | None, skip_playbooks: bool, playbooks
         )  # fmt: skip
     console.print(table)
 
+    roles: dict[str, str] = {}
+    if history:
+        history_summary = seed_history(console)
+        roles = history_summary.pop("roles")
+        summary["history"] = history_summary
     if not skip_playbooks:
-        summary.update(run_cohort(console, learners, out_dir, playbooks or DEMO_PLAYBOOKS))
+        summary.update(run_cohort(console, learners, out_dir, playbooks or DEMO_PLAYBOOKS, roles=roles))
+        summary["recommendations"] = show_recommendations(console, roles)
 
     from workbench.telemetry import get_recorder, open_store
 
@@ -128,8 +139,42 @@ def cohort(learners: int) -> list[dict[str, str]]:
     ]
 
 
+def seed_history(console: Any, spec: str | Path = "demo-cohort") -> dict[str, Any]:
+    """Write a synthetic organisation's playbook history (:func:`workbench.skills.generate_cohort` on the built-in
+    playbooks' tasks) into the store; return its size and ``{pseudonym: role}``."""
+    from workbench.playbooks import task_skill_weights
+    from workbench.skills import generate_cohort, load_cohort_spec
+
+    cohort_spec = load_cohort_spec(spec)
+    with console.status(f"writing {cohort_spec.months} months of playbook work for {cohort_spec.learners} learners..."):
+        cohort = generate_cohort(spec=cohort_spec, playbooks=task_skill_weights())
+    teams = sorted({str(r["team"]) for r in cohort.roster})
+    console.print(f"[green]✓[/] history: {cohort.events} events, {len(cohort.roster)} learners in {len(teams)} teams "
+                  f"({', '.join(teams)}), {cohort.start:%Y-%m-%d} to {cohort.end:%Y-%m-%d}")  # fmt: skip
+    return {"events": cohort.events, "learners": len(cohort.roster), "teams": teams, "roles": cohort.roles()}
+
+
+def show_recommendations(console: Any, roles: dict[str, str]) -> dict[str, Any]:
+    """Each visible team's best next playbook (gap closed per learner-hour), printed and returned."""
+    from workbench.playbooks.paths import team_recommendations
+
+    recs = team_recommendations(roles=roles, limit=3)
+    for team, rows in recs.items():
+        if rows:
+            best = rows[0]
+            console.print(f"   team [bold]{team}[/]: next {best.playbook} ({best.learners} learners, "
+                          f"{best.gap_closed:.1f} gap-weighted levels for {best.learner_hours:.0f} learner-hours)")  # fmt: skip
+    return {team: [r.to_dict() for r in rows] for team, rows in recs.items()}
+
+
 def run_cohort(
-    console: Any, learners: int, out_dir: Path, playbooks: Sequence[str | Path] = DEMO_PLAYBOOKS, *, workers: int = 2
+    console: Any,
+    learners: int,
+    out_dir: Path,
+    playbooks: Sequence[str | Path] = DEMO_PLAYBOOKS,
+    *,
+    workers: int = 2,
+    roles: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the learner version of ``playbooks`` for a simulated cohort, then write the skills report.
 
@@ -157,8 +202,10 @@ def run_cohort(
         runs[pb.id] = batch.counts
         console.print(f"[green]✓[/] {pb.id}: {batch.counts} in {batch.duration_s:.0f}s")
     get_recorder().flush()
-    # Every demo learner is measured against the copilot_builder role's targets.
-    report = build_report(out_dir=out_dir, role="copilot_builder", title="Workbench demo: skills-gap report")
+    # Every simulated learner is measured against the copilot_builder role's targets; the history's learners
+    # against their own roles (``roles``).
+    mapping = {**(roles or {}), **{p.learner: "copilot_builder" for p in people}}
+    report = build_report(out_dir=out_dir, roles=mapping, title="Workbench demo: skills-gap report")
     paths = {name: str(path) for name, path in report.paths.items()}
     console.print(f"[green]✓[/] skills report written to {out_dir}")
     for line in report.messages:

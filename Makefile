@@ -24,6 +24,8 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_HUB_DISABLE_TELEMETRY ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 PYTEST_ARGS ?=
+#: Extra arguments for `make lab`, e.g. LAB_ARGS='--WorkbenchApp.manager_users=ana'.
+LAB_ARGS ?=
 
 .PHONY: labext help install install-test demo test test-offline test-fast test-latest lock bench lint lab clean browsers lrs
 
@@ -124,7 +126,7 @@ lint: install-test
 	$(BIN)/mypy
 
 lab: install
-	$(BIN)/jupyter lab --config=jupyter_config.py
+	$(BIN)/jupyter lab --config=jupyter_config.py $(LAB_ARGS)
 
 # Rebuild the JupyterLab extension after editing extensions/lab.
 labext: install

@@ -15,7 +15,8 @@ from wb_server_helpers import Server, start_server, stop_server
 TEAM_ARGS = [
     "--ServerApp.identity_provider_class=team_identity.TeamIdentityProvider",
     "--IdentityProvider.token=unused-shared-token",
-    "--WorkbenchApp.manager_users=boss",  # traitlets' CLI syntax for a list: one item per occurrence
+    # The JSON-list form people type (traitlets alone would keep '["boss"]' as one literal name).
+    '--WorkbenchApp.manager_users=["boss"]',
 ]
 
 

@@ -251,3 +251,13 @@ def test_injected_cell_round_trips_parameters() -> None:
     exec(compile(source.replace("_wb_set_context(", "dict("), "<cell>", "exec"), scope)
     assert scope["a"] == "x'y" and scope["n"] == 3 and scope["f"] == 0.5
     assert json.dumps(source)  # plain text
+
+
+def test_manager_users_accepts_every_command_line_form() -> None:
+    from workbench.server.app import WorkbenchApp, manager_names
+
+    assert manager_names(['["ana", "ben"]']) == ["ana", "ben"]  # a JSON list typed on the command line
+    assert manager_names(["ana", "ben"]) == ["ana", "ben"]  # traitlets' repeated option
+    assert manager_names(["ana, ben", " ", "ana"]) == ["ana", "ben"]  # comma-separated, blanks and repeats dropped
+    assert manager_names("['ana','ben']") == ["ana", "ben"]  # single quotes: not JSON, still names
+    assert WorkbenchApp(manager_users=['["boss"]']).manager_users == ["boss"]

@@ -19,9 +19,27 @@ from typing import Any
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Enum, List, Unicode
+from traitlets import Enum, List, Unicode, validate
 
 from workbench import __version__
+
+
+def manager_names(values: Any) -> list[str]:
+    """Names from ``values``: each item a name, a JSON list of names or comma-separated names; blanks dropped."""
+    import json
+
+    names: list[str] = []
+    for item in [values] if isinstance(values, str) else list(values or ()):
+        text = str(item).strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError:
+                parsed = text.strip("[]").replace('"', "").replace("'", "").split(",")
+            names.extend(str(p).strip() for p in parsed)
+        else:
+            names.extend(part.strip() for part in text.split(","))
+    return list(dict.fromkeys(n for n in names if n))
 
 
 class WorkbenchApp(ExtensionApp):
@@ -34,8 +52,16 @@ class WorkbenchApp(ExtensionApp):
     manager_users = List(
         Unicode(),
         default_value=[],
-        help="User names allowed to read the manager report (GET /workbench/api/report). Empty: nobody.",
+        help="User names allowed to read the manager report (GET /workbench/api/report). Empty: nobody. "
+        "On the command line: --WorkbenchApp.manager_users=ana (repeat for more), or a JSON list "
+        "--WorkbenchApp.manager_users='[\"ana\", \"ben\"]', or comma-separated names.",
     ).tag(config=True)
+
+    @validate("manager_users")
+    def _split_manager_users(self, proposal: Any) -> list[str]:
+        """Accept every way people write a list on the command line: traitlets' repeated option, a JSON list
+        (which traitlets would otherwise keep as one literal name, ``'["ana"]'``) and comma-separated names."""
+        return manager_names(proposal["value"])
 
     workspace_dir = Unicode(
         "workbench",

@@ -76,4 +76,20 @@ def test_streamed_output_and_comparison_in_the_browser(page: Any) -> None:
 
     run_in_last_cell(page, "print('PYSTATE', w.status, len(w.history), [r['status'] for r in w.comparison])")
     expect(nb.locator(".jp-OutputArea-output", has_text="PYSTATE done 3 ['ok', 'ok']")).to_be_visible(timeout=60000)
+
+    # A learner types their own list: Enter makes a new line in the box (JupyterLab's shortcuts do not take it).
+    box = widget.locator(".wb-variants")
+    expect(box).to_have_value("summarise@1\nsummarise@2 label=v2")  # the variants set from Python, as lines
+    box.fill("")
+    box.click()
+    page.keyboard.type("temperature=0.2 seed=1")
+    page.keyboard.press("Enter")
+    page.keyboard.type("temperature=1.2 seed=1 system=Answer in one sentence.")
+    assert box.input_value() == "temperature=0.2 seed=1\ntemperature=1.2 seed=1 system=Answer in one sentence."
+    widget.locator(".wb-compare").click()
+    expect(widget.locator('.wb-variant[data-status="ok"]')).to_have_count(2, timeout=180000)
+    expect(columns.nth(0).locator(".wb-variant-label")).to_have_text("temperature=0.2 · seed=1")
+    expect(columns.nth(1).locator(".wb-variant-label")).to_have_text("temperature=1.2 · seed=1 · custom system")
+    expect(widget.locator(".wb-output")).to_have_text("")  # the single run's output is gone, not left stale
+    expect(widget.locator(".wb-error")).to_have_text("")
     screenshot(page, "playground-widget.png")

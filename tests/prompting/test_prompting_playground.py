@@ -125,6 +125,22 @@ def test_compare_runs_variants_on_the_same_inputs(pg: Playground) -> None:
     assert len(pg.history) == 3 and len(generation_events()) == 3
 
 
+def test_variant_lines_as_typed_in_the_compare_box() -> None:
+    assert Variant.parse("summarise@2") == Variant(template="summarise@2")
+    assert Variant.parse("  temperature=0.2 seed=3 ") == Variant(params={"temperature": 0.2, "seed": 3})
+    assert Variant.parse("model=workbench-tiny bits=8 label=small") == Variant(model="workbench-tiny", bits=8,
+                                                                              label="small")  # fmt: skip
+    v = Variant.parse("temperature=1.2 system=Answer in one sentence, please.")
+    assert v.system == "Answer in one sentence, please." and v.params == {"temperature": 1.2}
+    assert Variant.parse("system=Be terse.").describe(0) == "custom system"
+    assert Variant.coerce("summarise@1 max_new_tokens=8").params == {"max_new_tokens": 8}
+    for line, what in [("temp=0.2", "unknown setting 'temp'"), ("seed=x", "seed='x' is not a int"),
+                       ("summarise@1 summarise@2", "two template references"), ("   ", "nothing to vary")]:
+        with pytest.raises(ValidationError, match=re.escape(what)) as err:
+            Variant.parse(line)
+        assert "temperature=0.2 seed=1" in (err.value.hint or ""), err.value.hint
+
+
 def test_compare_needs_two_to_four_variants(pg: Playground) -> None:
     with pytest.raises(ValidationError, match="2 to 4"):
         pg.compare(["summarise@1"])

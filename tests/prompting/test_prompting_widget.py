@@ -90,6 +90,22 @@ def test_actions_run_off_the_comm_thread(widget: PlaygroundWidget) -> None:
     assert "unknown action" in widget.error
 
 
+def test_compare_lines_typed_in_the_box_are_the_variants(widget: PlaygroundWidget) -> None:
+    """The browser sends the Compare box's lines as typed; the kernel parses them (free prompt, no template)."""
+    widget.prompt, widget.max_new_tokens = "The cat", 4
+    widget.run()
+    assert widget.output
+    widget._on_action(widget, {"action": "compare", "lines": ["temperature=0.2 seed=1", "", "temperature=1.2 seed=1 system=Be terse."]}, [])
+    widget.wait(120)
+    assert widget.status == "done", widget.error
+    assert [r["label"] for r in widget.comparison] == ["temperature=0.2 · seed=1", "temperature=1.2 · seed=1 · custom system"]
+    assert widget.output == "" and widget.last_run == {}  # the main output no longer shows an older run
+    widget._on_action(widget, {"action": "compare", "lines": ["temp=1", "seed=2"]}, [])
+    widget.wait(120)
+    assert widget.status == "error" and "unknown setting 'temp'" in widget.error
+    assert str(Path.cwd()) not in widget.error
+
+
 NOTEBOOK = [
     """
 import os

@@ -93,9 +93,7 @@ class Variant:
         if isinstance(value, Variant):
             return value
         if isinstance(value, str):
-            if value.startswith("model="):
-                return cls(model=value.split("=", 1)[1])
-            return cls(template=value)
+            return cls.parse(value)
         if isinstance(value, Mapping):
             data = dict(value)
             params = {k: data.pop(k) for k in ("temperature", "top_p", "max_new_tokens", "seed") if k in data}
@@ -111,6 +109,41 @@ class Variant:
                 ) from None
         raise ValidationError(f"invalid variant {value!r}", field="variants")
 
+    @classmethod
+    def parse(cls, line: str) -> Variant:
+        """A Variant from one line of the widget's Compare box.
+
+        Words are ``key=value`` settings or a template reference: ``summarise@2``, ``temperature=0.2 seed=3``,
+        ``model=workbench-tiny bits=8``, ``summarise@1 label=old``; ``system=`` takes the rest of the line
+        (``temperature=0.2 system=You answer in one sentence.``).
+
+        Raises:
+            ValidationError: An unknown key or a value of the wrong type, naming the line and the keys allowed.
+        """
+        text = f" {line.strip()}"
+        rest, has_system, system = text.partition(" system=")
+        fields: dict[str, Any] = {"system": system.strip()} if has_system else {}
+        params: dict[str, Any] = {}
+        for word in rest.split():
+            key, eq, raw = word.partition("=")
+            if not eq:
+                if "template" in fields:
+                    raise _variant_error(line, f"two template references ({fields['template']!r}, {word!r})")
+                fields["template"] = word
+            elif key in _VARIANT_NUMBERS:
+                try:
+                    number = _VARIANT_NUMBERS[key](raw)
+                except ValueError:
+                    raise _variant_error(line, f"{key}={raw!r} is not a {_VARIANT_NUMBERS[key].__name__}") from None
+                (fields if key == "bits" else params)[key] = number
+            elif key in ("model", "label", "template"):
+                fields[key] = raw
+            else:
+                raise _variant_error(line, f"unknown setting {key!r}")
+        if not fields and not params:
+            raise _variant_error(line, "nothing to vary")
+        return cls(**fields, params=params)
+
     def describe(self, index: int) -> str:
         """The label, or a short description of what this variant sets."""
         if self.label:
@@ -120,6 +153,20 @@ class Variant:
         if self.system is not None:
             parts.append("custom system")
         return " · ".join(parts) or f"variant {index + 1}"
+
+
+_VARIANT_NUMBERS: dict[str, type] = {"temperature": float, "top_p": float, "max_new_tokens": int, "seed": int,
+                                      "bits": int}  # fmt: skip
+
+
+def _variant_error(line: str, what: str) -> ValidationError:
+    keys = ", ".join([*_VARIANT_NUMBERS, "model", "label", "system"])
+    return ValidationError(
+        f"compare variant {line.strip()!r}: {what}",
+        hint=f"write a template reference (summarise@2) and/or key=value settings: {keys} (system= takes the rest "
+        "of the line), e.g. 'temperature=0.2 seed=1'",
+        field="variants",
+    )
 
 
 @dataclass

@@ -19,9 +19,11 @@ nbclient) and tests drive the widget with no browser.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import anywidget
@@ -39,9 +41,9 @@ Handler = Callable[[dict[str, Any]], Any]
 
 def describe_error(exc: BaseException) -> str:
     """What the learner reads: a :class:`WorkbenchError`'s location, message and hint; else type and message."""
-    if isinstance(exc, WorkbenchError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    text = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+    # Paths under the notebook's folder read relative to it: the learner's view, not the server's layout.
+    return text.replace(f"{Path.cwd()}{os.sep}", "")
 
 
 @dataclass

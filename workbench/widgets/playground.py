@@ -155,7 +155,7 @@ class PlaygroundWidget(ActionWidget):
         """The front end's actions; runs and comparisons go to a worker thread (see :class:`ActionWidget`)."""
         return {
             "run": lambda _content: self.run(),
-            "compare": lambda _content: self.compare(),
+            "compare": lambda content: self.compare(_typed_variants(content)),
             "clear_history": lambda _content: self.clear_history(),
         }
 
@@ -220,7 +220,7 @@ class PlaygroundWidget(ActionWidget):
 
     def _compare_locked(self) -> Comparison:
         variants = [Variant.coerce(v) for v in self.variants]
-        self.status, self.error = "running", ""
+        self.status, self.error, self.output, self.last_run = "running", "", "", {}
         self.comparison = [
             {"label": v.describe(i), "text": "", "status": "pending", "error": None} for i, v in enumerate(variants)
         ]
@@ -266,6 +266,12 @@ class PlaygroundWidget(ActionWidget):
         if any(result.errors):
             self.error = "; ".join(e for e in result.errors if e)
         return result
+
+
+def _typed_variants(content: Mapping[str, Any]) -> list[str] | None:
+    """The Compare box's lines as the learner typed them (``None``: the box is empty, keep :attr:`variants`)."""
+    lines = [str(line).strip() for line in content.get("lines") or ()]
+    return [line for line in lines if line] or None
 
 
 def _summary(run: GenerationResult) -> dict[str, Any]:

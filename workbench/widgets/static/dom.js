@@ -13,6 +13,9 @@ function h(tag, attrs = {}, children = []) {
     else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else if (v !== null && v !== undefined && v !== false) el.setAttribute(k, v === true ? "" : String(v));
   }
+  // Keys typed into a widget's text field belong to it: JupyterLab's notebook shortcuts (Enter, Shift+Enter, a, b,
+  // d d, ...) must not see them, or Enter in a text box would not type a new line.
+  if (tag === "textarea" || tag === "input" || tag === "select") el.addEventListener("keydown", (e) => e.stopPropagation());
   for (const c of children) el.append(c);
   return el;
 }

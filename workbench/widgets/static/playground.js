@@ -55,12 +55,13 @@ function render({ model, el }) {
   const streamBox = h("input", { type: "checkbox", class: "wb-stream", onchange: (e) => set("stream", e.target.checked) });
 
   const runBtn = h("button", { class: "wb-run", onclick: () => model.send({ action: "run" }) }, ["Run"]);
-  const compareBtn = h("button", { class: "wb-compare", onclick: () => model.send({ action: "compare" }) }, ["Compare"]);
+  // The Compare box's lines go to the kernel as typed; Variant.parse reads them (one parser, in Python).
+  const compareBtn = h("button", { class: "wb-compare",
+    onclick: () => model.send({ action: "compare", lines: variantsBox.value.split("\n") }) }, ["Compare"]);
   const clearBtn = h("button", { class: "wb-clear", onclick: () => model.send({ action: "clear_history" }) }, ["Clear history"]);
-  const variantsBox = h("textarea", { class: "wb-variants", rows: 2,
-    placeholder: "Variants, one per line: summarise@1 | summarise@2 | model=workbench-tiny",
-    onchange: (e) => set("variants", e.target.value.split("\n").map((s) => s.trim()).filter(Boolean).map((line) =>
-      line.startsWith("model=") ? { model: line.slice(6) } : { template: line })) });
+  const variantsBox = h("textarea", { class: "wb-variants", rows: 3,
+    placeholder: "2 to 4 variants, one per line (Enter for a new line), e.g.\ntemperature=0.2 seed=1\n"
+      + "temperature=1.2 seed=1 system=Answer in one sentence.\n(also: summarise@2, model=NAME, bits=8, max_new_tokens=64, label=NAME)" });
 
   const status = h("div", { class: "wb-status" });
   const errorBox = h("pre", { class: "wb-error" });
@@ -87,6 +88,14 @@ function render({ model, el }) {
   );
 
   // --- rendering from state -----------------------------------------------------------------------------
+  /** A variant as a line of the Compare box, in the syntax Variant.parse reads back (system= last). */
+  function variantLine(v) {
+    const words = [v.template || "", v.model ? `model=${v.model}` : "", v.bits ? `bits=${v.bits}` : "",
+      ...Object.entries(v.params || {}).map(([k, x]) => `${k}=${x}`), v.label ? `label=${v.label}` : "",
+      v.system !== null && v.system !== undefined ? `system=${v.system}` : ""];
+    return words.filter(Boolean).join(" ");
+  }
+
   function currentTemplate() {
     const ref = model.get("template");
     const specs = model.get("templates") || [];
@@ -143,7 +152,11 @@ function render({ model, el }) {
     maxTokens.value = model.get("max_new_tokens");
     seed.value = model.get("seed") ?? "";
     streamBox.checked = model.get("stream");
-    variantsBox.value = (model.get("variants") || []).map((v) => v.template || (v.model ? `model=${v.model}` : "")).join("\n");
+  }
+
+  // Only a change of the variants themselves rewrites the box, so typing there survives other settings' changes.
+  function renderVariants() {
+    variantsBox.value = (model.get("variants") || []).map(variantLine).join("\n");
   }
 
   function renderStatus() {
@@ -180,11 +193,13 @@ function render({ model, el }) {
     ])));
   }
 
-  renderOptions(); renderVariables(); renderScalars(); renderStatus(); renderOutput(); renderComparison(); renderHistory();
+  renderOptions(); renderVariables(); renderScalars(); renderVariants(); renderStatus(); renderOutput(); renderComparison();
+  renderHistory();
   const on = (names, fn) => { for (const n of names) model.on(`change:${n}`, fn); };
   on(["models", "model", "templates", "template", "bits"], () => { renderOptions(); renderVariables(); });
   on(["variables"], renderVariables);
-  on(["system", "prompt", "temperature", "top_p", "max_new_tokens", "seed", "stream", "variants"], renderScalars);
+  on(["system", "prompt", "temperature", "top_p", "max_new_tokens", "seed", "stream"], renderScalars);
+  on(["variants"], renderVariants);
   on(["status", "error"], renderStatus);
   on(["output", "last_run"], renderOutput);
   on(["comparison"], renderComparison);

@@ -22,6 +22,7 @@ BUILTIN = (
     "qlora-finetuning",
     "support-copilot-capstone",
     "evaluation-suites",
+    "cost-latency",
 )
 
 

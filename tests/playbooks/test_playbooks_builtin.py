@@ -21,6 +21,7 @@ BUILTIN = (
     "rag-wiring",
     "qlora-finetuning",
     "support-copilot-capstone",
+    "data-curation",
 )
 
 

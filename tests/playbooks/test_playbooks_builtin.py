@@ -23,6 +23,7 @@ BUILTIN = (
     "support-copilot-capstone",
     "evaluation-suites",
     "cost-latency",
+    "data-curation",
 )
 
 

@@ -11,6 +11,8 @@ What is measured, in one run, on the same machine and notebook:
 - ``workbench_batch``: :func:`workbench.playbooks.run_batch` over the same N runs with W reused kernels
   (a fresh IPython session per run, parameters and ``WORKBENCH_*`` environment re-injected); and, for
   attribution, the same batch on a single kernel (kernel reuse alone, no parallelism).
+- ``workbench_dask``: the same runs with ``--executor dask`` on a 2-worker ``LocalCluster`` (processes, one
+  thread and so one warm kernel each), cluster start-up and the staged-telemetry commit included.
 
 The playbook is short and realistic: a parameters cell, the kernel-side API (``task()`` / ``check()``, which
 import telemetry and write task events to SQLite), and a little work. Both sides get identical parameters
@@ -98,6 +100,17 @@ def _outputs(path: Path) -> list[list[Any]]:
     return out
 
 
+def _dask_batch(folder: Path, learners: list[str]) -> tuple[Any, float]:
+    """The same runs on a 2-worker Dask ``LocalCluster``; the batch and its seconds (cluster start included)."""
+    from workbench.playbooks import DaskBatchRunner
+
+    t0 = time.perf_counter()
+    batch = DaskBatchRunner(workers=2, progress=False, version="author").run(
+        folder, [{"learner": name, "name": name, "n": i} for i, name in enumerate(learners)]
+    )
+    return batch, time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -148,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         version="author",
     )
     single_s = time.perf_counter() - t0
+    dask, dask_s = _dask_batch(folder, learners)
 
     def papermill_run(i: int, out: Path) -> None:
         run = batch.results[i]
@@ -197,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, run in enumerate(batch.results)
         if not _outputs(run.output_path)
         == _outputs(single.results[i].output_path)
+        == _outputs(dask.results[i].output_path)
         == _outputs(tmp / "papermill" / f"run-{i:02d}.ipynb")
     ]
     ratio = papermill_s / batch_s
@@ -211,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         "kernel_starts": batch.kernel_starts,
         "workbench_batch_1_worker_s": round(single_s, 3),
         "ratio_1_worker": round(papermill_s / single_s, 2),
+        "workbench_dask_2_workers_s": round(dask_s, 3),
+        "dask_counts": dask.counts,
+        "ratio_dask": round(papermill_s / dask_s, 2),
         "ratio": round(ratio, 2),
         "target": TARGET,
         "same_outputs": not mismatches,
@@ -234,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  workbench batch, 1 kernel   {single_s:7.2f} s  ({single_s / args.runs:.3f} s/run; "
             f"kernel reuse alone: {papermill_s / single_s:.1f}x)"
+        )
+        print(
+            f"  workbench dask, 2 workers   {dask_s:7.2f} s  ({dask_s / args.runs:.3f} s/run, cluster start "
+            f"included; {papermill_s / dask_s:.1f}x)"
         )
         print(f"  ratio {ratio:.1f}x (target >= {TARGET:.0f}x); same outputs: {mismatches or 'yes'}")
     return 0 if not mismatches and ratio >= TARGET else 1

@@ -302,9 +302,21 @@ def run(
 @click.option("--learners", help="Comma-separated learner ids.")
 @click.option("--params-file", type=click.Path(path_type=Path), help="JSONL or YAML list of parameter sets.")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Parameter for every run.")
-@click.option("--workers", type=click.IntRange(min=1), help="Kernels in parallel (default: CPU count).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Kernels in parallel (default: CPU count); with --executor dask, local cluster workers (default 2).",
+)
 @click.option("--timeout", type=float, help="Per-cell execution timeout in seconds.")
 @click.option("--smoke", is_flag=True, help="Use the manifest's smoke parameters.")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: reused kernels in this process; dask: a Dask cluster (pip install 'workbench[dask]').",
+)
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a LocalCluster).")
 @click.option(
     "--isolation",
     type=click.Choice(["reset", "restart"]),
@@ -322,13 +334,19 @@ def batch(
     workers: int | None,
     timeout: float | None,
     smoke: bool,
+    executor: str,
+    scheduler: str | None,
     isolation: str,
     author: bool,
     as_json: bool,
 ) -> None:
-    """Run a playbook for many learners / parameter sets through reused kernels, with a progress bar."""
+    """Run a playbook for many learners / parameter sets through reused kernels, with a progress bar.
+
+    With --executor dask the runs go to a Dask cluster (--scheduler ADDRESS, else a local one): a worker that
+    dies has its runs retried elsewhere, each counted once.
+    """
     from workbench.errors import ValidationError
-    from workbench.playbooks import BatchRunner, jobs_from, load_parameter_sets
+    from workbench.playbooks import batch_runner, jobs_from, load_parameter_sets
     from workbench.playbooks.params import parse_assignments
 
     if not learners and not params_file:
@@ -339,9 +357,9 @@ def batch(
     sets = load_parameter_sets(params_file) if params_file else [{}]
     names = [n.strip() for n in learners.split(",") if n.strip()] if learners else None
     jobs = jobs_from(names, [{**common, **s} for s in sets])
-    runner = BatchRunner(
-        workers=workers, timeout=timeout, progress=not as_json, isolation=isolation,  # type: ignore[arg-type]
-        version="author" if author else "learner",
+    runner = batch_runner(
+        executor, scheduler=scheduler, workers=workers, timeout=timeout, progress=not as_json,
+        isolation=isolation, version="author" if author else "learner",
     )
     result = runner.run(playbook, jobs, smoke=smoke)
     if as_json:

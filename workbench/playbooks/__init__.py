@@ -68,6 +68,7 @@ from workbench.playbooks.params import resolve_parameters
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "runner": ("PlaybookRunner", "PreparedRun", "prepare_run", "run_playbook"),
     "batch": ("BatchJob", "BatchResult", "BatchRunner", "jobs_from", "load_parameter_sets", "run_batch"),
+    "dask_batch": ("DaskBatchRunner", "batch_runner"),
     "results": ("RunResult", "RunStatus", "EXIT_CODES"),
     "validate": ("Problem", "validate_playbook"),
     "progress": ("PlaybookProgress", "TaskProgress", "learner_progress"),

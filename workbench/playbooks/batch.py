@@ -261,6 +261,8 @@ class BatchRunner:
         version: ``learner`` (default: solution regions become stubs) or ``author``.
         origin: Force the origin the runs' evidence records (default: see :func:`~.runner.prepare_run`).
         continue_on_error: Run every cell even after one fails (each task records its own outcome).
+        store_url: Where the runs' events go (default ``settings.store_url``); the Dask runner points it at a
+            worker's staging store (:mod:`.dask_batch`).
     """
 
     workers: int | None = None
@@ -273,10 +275,21 @@ class BatchRunner:
     version: str = "learner"
     origin: str | None = None
     continue_on_error: bool = False
+    store_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
             raise ValidationError(f"workers must be at least 1, got {self.workers}", field="workers")
+
+    def kernel_env(self, kernels: int) -> dict[str, str]:
+        """The environment the batch's kernels start with, when ``kernels`` of them share this machine."""
+        env = base_kernel_env()
+        if self.store_url is not None:
+            env["WORKBENCH_STORE_URL"] = self.store_url
+        # K kernels on C cores: give each kernel's BLAS/torch pool C // K threads unless the user chose.
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(name, str(max(1, (os.cpu_count() or 1) // kernels)))
+        return env
 
     def run(
         self,
@@ -292,33 +305,10 @@ class BatchRunner:
             ValidationError: For a job with bad parameters (before any kernel starts).
         """
         pb = get_playbook(playbook)
-        preps = []
-        for index, job in enumerate(jobs):
-            if isinstance(job, Mapping):
-                job = jobs_from(None, [job])[0]
-            try:
-                preps.append(
-                    prepare_run(
-                        pb,
-                        learner=job.learner,
-                        team=job.team,
-                        parameters=job.parameters,
-                        smoke=smoke,
-                        runs_dir=self.runs_dir,
-                        version=self.version,
-                        origin=self.origin,
-                        notebook=job.notebook,
-                        continue_on_error=self.continue_on_error,
-                    )
-                )
-            except ValidationError as exc:
-                raise ValidationError(
-                    f"job {index} (learner {job.learner!r}): {exc.message}",
-                    file=exc.file,
-                    line=exc.line,
-                    field=exc.field,
-                    hint=exc.hint,
-                ) from None
+        preps = prepare_jobs(
+            pb, jobs, smoke=smoke, runs_dir=self.runs_dir, version=self.version, origin=self.origin,
+            continue_on_error=self.continue_on_error,
+        )
         workers = min(self.workers or os.cpu_count() or 1, max(len(preps), 1))
         coro = self._run_all(pb, preps, workers)
         t0 = time.perf_counter()
@@ -336,10 +326,7 @@ class BatchRunner:
     ) -> tuple[list[RunResult], int]:
         from tqdm.auto import tqdm
 
-        env = base_kernel_env()
-        # W kernels on C cores: give each kernel's BLAS/torch pool C // W threads unless the user chose.
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env.setdefault(name, str(max(1, (os.cpu_count() or 1) // workers)))
+        env = self.kernel_env(workers)
         queue: asyncio.Queue[tuple[int, PreparedRun]] = asyncio.Queue()
         for item in enumerate(preps):
             queue.put_nowait(item)
@@ -430,7 +417,47 @@ class BatchRunner:
         nb.metadata.setdefault("papermill", {}).update(
             {"start_time": started.isoformat(), "duration": result.duration_s, "exception": error is not None}
         )
-        return await asyncio.to_thread(record_outcome, prep, result, nb, error, current["cell"])
+        return await asyncio.to_thread(
+            record_outcome, prep, result, nb, error, current["cell"], store_url=self.store_url
+        )
+
+
+def prepare_jobs(
+    pb: Playbook,
+    jobs: Iterable[BatchJob | Mapping[str, Any]],
+    *,
+    smoke: bool = False,
+    runs_dir: str | Path | None = None,
+    version: str = "learner",
+    origin: str | None = None,
+    continue_on_error: bool = False,
+) -> list[PreparedRun]:
+    """Validate every job and pick its run id and paths (before any kernel starts); see :func:`.runner.prepare_run`.
+
+    Raises:
+        ValidationError: Naming the job (index and learner) with bad parameters.
+    """
+    preps = []
+    for index, job in enumerate(jobs):
+        if isinstance(job, Mapping):
+            job = jobs_from(None, [job])[0]
+        try:
+            preps.append(
+                prepare_run(
+                    pb, learner=job.learner, team=job.team, parameters=job.parameters, smoke=smoke,
+                    runs_dir=runs_dir, version=version, origin=origin, notebook=job.notebook,
+                    continue_on_error=continue_on_error,
+                )
+            )
+        except ValidationError as exc:
+            raise ValidationError(
+                f"job {index} (learner {job.learner!r}): {exc.message}",
+                file=exc.file,
+                line=exc.line,
+                field=exc.field,
+                hint=exc.hint,
+            ) from None
+    return preps
 
 
 def _seconds(value: float | None) -> int | None:

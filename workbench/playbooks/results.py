@@ -256,6 +256,7 @@ def record_runner_failure(
     nb_cell_index: int | None = None,
     *,
     origin: str | None = None,
+    store_url: str | None = None,
 ) -> None:
     """Record ``task_failed`` for the task in flight when a run failed, unless the kernel recorded it.
 
@@ -264,12 +265,13 @@ def record_runner_failure(
     the runner adds one only when the error escaped outside any ``task()`` block. Sets ``result.task``.
     The task comes from the store (a ``task_started`` without an end), else from the cell tags around
     ``nb_cell_index`` (default ``result.cell_index``) in ``nb``. The record's ``origin`` is ``origin`` when the
-    run forces one, else read from the failed cell (:func:`failed_cell_origin`).
+    run forces one, else read from the failed cell (:func:`failed_cell_origin`). The store is ``store_url``
+    (default ``settings.store_url``): where the run's kernel wrote its events.
     """
     from workbench.settings import get_settings
     from workbench.telemetry import Event, EventKind, open_store
 
-    with open_store(get_settings().store_url) as store:
+    with open_store(store_url or get_settings().store_url) as store:
         events = _task_events(store, result.run_id)
         started = in_flight_task(events)
         kernel_failed = [e for e in events if str(e.kind) == "task_failed"]

@@ -428,6 +428,7 @@ def record_outcome(
     running_cell: int | None,
     *,
     nb_cell_index: int | None = None,
+    store_url: str | None = None,
 ) -> RunResult:
     """Finish ``result`` once a run has executed (shared by :class:`PlaybookRunner` and the batch runner).
 
@@ -441,11 +442,12 @@ def record_outcome(
         error: What the executor raised, or ``None``.
         running_cell: The cell that was running, for an error that does not name its cell.
         nb_cell_index: Index of the failed cell in ``nb`` where that differs (papermill adds banner cells).
+        store_url: The store the run's kernel wrote to (default ``settings.store_url``).
     """
     if error is not None:
         result.error_type, result.error_message, cell_index = describe_error(error)
         result.cell_index = cell_index if cell_index is not None else running_cell
-        record_runner_failure(result, prep.playbook, nb, nb_cell_index, origin=prep.origin)
+        record_runner_failure(result, prep.playbook, nb, nb_cell_index, origin=prep.origin, store_url=store_url)
     save_output(nb, result, prep.playbook.manifest)
     return result
 

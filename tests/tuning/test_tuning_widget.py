@@ -86,3 +86,49 @@ def test_a_run_that_cannot_start_shows_its_error_and_wait_raises_it(tmp_path: Pa
     with pytest.raises(NotFoundError):
         widget.wait(120)
     assert widget.status == "failed" and "missing.yaml" in widget.error and "hint:" in widget.error
+
+
+@pytest.mark.slow
+def test_start_button_trains_in_the_background_with_live_progress_and_stop(make_config: Callable[..., Any]) -> None:
+    """Start and Stop as the front end sends them: a real tiny-model run in the widget's worker thread."""
+    widget = TuningWidget()
+    widget._on_action(widget, {"action": "start"}, [])  # nothing to train yet: the learner reads why
+    assert widget.wait(60, raise_errors=False) is None
+    assert widget.status == "failed" and "no training config" in widget.error
+
+    config = make_config("lora", **{"training.max_steps": 400})
+    widget.config = config
+    assert widget.config_name == config.name and "press Start" in widget.message
+    seen: list[tuple[int, float, str]] = []
+
+    def watch(change: dict[str, Any]) -> None:  # the trait updates the view receives, in the training thread
+        if change["name"] == "eta_s":  # set after the step in each update
+            seen.append((widget.step, widget.eta_s, widget.status))
+        elif widget.step >= 3 and not widget.stop_signal.requested:
+            widget._on_action(widget, {"action": "stop"}, [])
+
+    widget.observe(watch, names=["step", "eta_s"])
+    widget._on_action(widget, {"action": "start"}, [])
+    assert widget.busy and widget.status == "starting"
+    widget._on_action(widget, {"action": "start"}, [])  # a second press while it runs changes nothing
+    assert widget.error == "an action is already running"
+    result = widget.wait(300)
+    assert result is not None and result is widget.result and result.status == "stopped"
+    steps = [step for step, _, _ in seen if step]
+    assert steps == sorted(steps) and steps[0] >= 1 and 3 <= widget.step < 400, seen
+    live = [(step, eta) for step, eta, status in seen if status in ("running", "stopping")]
+    assert live and all(eta > 0 for step, eta in live if step < 400), seen  # never "0 s" while steps remain
+    assert widget.status == "stopped" and widget.eta_s == 0 and widget.phase == ""
+    assert [p[0] for p in widget.train_loss] == list(range(1, widget.step + 1))
+    rows = {row["quantity"]: row for row in widget.summary["memory"]}
+    model_row = rows["model tensors (frozen weights + adapters)"]
+    # like for like: the plan's weights + adapters against the loaded model's tensors, within 10 %
+    assert abs(model_row["measured_bytes"] - model_row["estimate_bytes"]) <= 0.1 * model_row["estimate_bytes"]
+    assert rows["training peak: what the run added"]["estimate_bytes"] > 0
+    assert rows["process peak (resident memory)"]["estimate_bytes"] is None
+
+    widget.unobserve(watch, names=["step", "eta_s"])
+    widget.config = make_config("lora", out=Path.cwd() / "again", **{"training.max_steps": 2})
+    widget._on_action(widget, {"action": "start"}, [])  # Start again: a new run of the new config completes
+    again = widget.wait(300)
+    assert again is not None and again.status == "completed" and widget.step == 2 and widget.error == ""

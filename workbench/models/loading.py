@@ -133,7 +133,12 @@ def load_model(
     if not isinstance(name, str) or not name.strip():
         raise ConfigError("the model name is empty", field="model", hint=f"accepted: {accepted_syntax()}")
     source, spec = resolve_source(name.strip())
-    backend = source.load(spec, bits=bits, device=device, **kwargs)
+    from workbench.models.quiet import quiet_libraries
+    from workbench.models.status import kernel_status
+
+    # In a notebook the first load can take most of a minute (imports, a one-time conversion): say so.
+    with kernel_status(f"Loading {name.strip()}", lambda s: f"{name.strip()} ready ({s:.1f} s)"), quiet_libraries():
+        backend = source.load(spec, bits=bits, device=device, **kwargs)
     fallback = _default_fallback()
     if fallback and name == TINY_MODEL and get_settings().default_model != TINY_MODEL:
         backend.model_fallback = fallback  # type: ignore[attr-defined]

@@ -204,12 +204,13 @@ class TransformersBackend(BaseChatBackend):
     def _encode_one(self, text: str) -> list[int]:
         bos = getattr(self.tokenizer, "bos_token", None)
         add_special = not (bos and text.startswith(bos))  # templates that write BOS themselves
-        return list(self.tokenizer(text, add_special_tokens=add_special)["input_ids"])
+        # verbose=False: a prompt over the context is our ContextLengthError, not the tokenizer's log warning
+        return list(self.tokenizer(text, add_special_tokens=add_special, verbose=False)["input_ids"])
 
     def count_tokens(self, text_or_messages: Prompt) -> int:
         """Tokens in a raw string (no special tokens), or in messages as rendered for the model."""
         if isinstance(text_or_messages, str):
-            return len(self.tokenizer(text_or_messages, add_special_tokens=False)["input_ids"])
+            return len(self.tokenizer(text_or_messages, add_special_tokens=False, verbose=False)["input_ids"])
         return len(self._encode_one(self.render_chat(text_or_messages)))
 
     def _check_length(self, n_tokens: int, which: str = "the prompt") -> None:

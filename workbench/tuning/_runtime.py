@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ModelNotFoundError, OfflineError
+from workbench.models.quiet import quiet_libraries
+
+__all__ = ["quiet_libraries"]  # the trainer's door to routing library noise to the log
 
 
 def quiet_bitsandbytes() -> None:
@@ -89,7 +92,8 @@ def quantization_support(kind: str | None) -> tuple[bool, str]:
     """Whether bitsandbytes 4/8-bit runs on the device (the runtime's quantization plan), and why not."""
     from workbench.models import plan_quantization
 
-    plan = plan_quantization(4, kind)
+    with quiet_libraries(transformers=False):  # importing bitsandbytes logs kernel-loading lines
+        plan = plan_quantization(4, kind)
     return bool(plan.quantized), plan.fallback_reason or ""
 
 

@@ -92,6 +92,10 @@ class RunInfo:
 class TrainingCallback:
     """Hooks into the loop; override what you need. Raising from a hook fails the run (tests inject faults so)."""
 
+    def on_phase(self, phase: str) -> None:
+        """A long stretch outside the step loop begins (loading the base, scoring it on held-out examples,
+        saving the adapter, scoring the tuned model): ``phase`` says which, in words for people."""
+
     def on_train_begin(self, info: RunInfo) -> None:
         """Before the first step (after evaluation of the base)."""
 

@@ -342,7 +342,7 @@ def tokenize_examples(
     too_long: list[tuple[Example, int]] = []
     for example in examples:
         text, spans = _answer_spans(tokenizer, example.messages)
-        enc = tokenizer(text, return_offsets_mapping=True)
+        enc = tokenizer(text, return_offsets_mapping=True, verbose=False)  # over-long examples: our policy
         ids = list(enc["input_ids"])
         if train_on_prompt:
             labels = list(ids)

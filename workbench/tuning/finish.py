@@ -86,6 +86,8 @@ def fill_card(
     card.loss_curve = state.train_losses
     card.eval_curve = state.eval_losses
     card.memory = {**meter.to_dict(), "peak_delta_bytes": meter.peak - meter.baseline}
+    if progress.model_bytes is not None:
+        card.memory["model_bytes"] = progress.model_bytes
     card.timing = {
         "started_at": state.started_at,
         "finished_at": datetime.now(timezone.utc).isoformat(),

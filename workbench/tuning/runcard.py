@@ -7,6 +7,7 @@ for people. A failed run still gets a card (status ``failed``, the error, the la
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -115,10 +116,11 @@ class RunCard(BaseModel):
         lines += [
             f"- **Time:** {t.get('duration_s')} s wall; {t.get('steps')} steps in {t.get('train_time_s')} s of "
             f"training ({t.get('steps_per_s')} steps/s, {t.get('tokens_per_s')} tokens/s)",
-            f"- **Peak memory:** {_mib(self.memory.get('peak_bytes'))} "
-            f"({'process RSS' if self.memory.get('method') == 'rss' else 'device allocator'}; "
-            f"+{_mib(self.memory.get('peak_delta_bytes'))} during the run); preflight estimate of the "
-            f"training tensors {_mib(self.plan.get('bytes', {}).get('total'))}",
+        ]
+        lines += [
+            f"- **Memory, {row.quantity}:** estimate {_mib(row.estimate_bytes)}, measured {_mib(row.measured_bytes)}"
+            f" ({row.note})"
+            for row in memory_comparison(self)
         ]
         if self.adapter:
             lines.append(f"- **Adapter:** `{self.adapter.get('dir')}` (safetensors)")
@@ -147,6 +149,57 @@ class RunCard(BaseModel):
             lines += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
         lines += ["", "## Versions", "", _kv(self.versions), ""]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class MemoryRow:
+    """One quantity of a run's memory: the preflight estimate beside the measurement of the same thing.
+
+    Attributes:
+        quantity: What is compared, in words.
+        estimate_bytes: The plan's estimate (``None``: the plan does not estimate it).
+        measured_bytes: What the run measured (``None``: not measured here).
+        note: How it was measured, and why the two may differ.
+    """
+
+    quantity: str
+    estimate_bytes: int | None
+    measured_bytes: int | None
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the widget's summary)."""
+        return asdict(self)
+
+
+def memory_comparison(card: RunCard) -> list[MemoryRow]:
+    """The preflight estimate against the measured memory of a run, like for like (see :mod:`.memory`).
+
+    The plan estimates the live tensors of a training step. Its weights + adapters are measured exactly (the
+    loaded model's tensors); its peak is what an accelerator's allocator reports. A CPU has no such counter:
+    there the run's peak is the process's resident memory, so the comparable figure is what the run *added*
+    to it, and the process's whole peak (Python, PyTorch, earlier cells) is shown apart.
+    """
+    plan, mem = card.plan.get("bytes") or {}, card.memory or {}
+    rows = []
+    if "weights" in plan or "model_bytes" in mem:
+        model_est = plan.get("weights", 0) + plan.get("adapters", 0) if "weights" in plan else None
+        rows.append(MemoryRow("model tensors (frozen weights + adapters)", model_est, mem.get("model_bytes"),
+                              "measured: every tensor of the loaded model, counted after loading"))  # fmt: skip
+    total = plan.get("total")
+    if mem.get("method") == "rss":
+        rows.append(MemoryRow(
+            "training peak: what the run added", total, mem.get("peak_delta_bytes"),
+            "measured: peak resident memory minus the memory before loading; on a CPU it also holds the "
+            "full-precision weights read while quantizing, generation for the held-out scores and the "
+            "allocator's cache, so it runs above the estimate of live tensors",
+        ))
+        rows.append(MemoryRow("process peak (resident memory)", None, mem.get("peak_bytes"),
+                              "Python, PyTorch, the tokenizer and earlier cells included: not estimated"))  # fmt: skip
+    elif mem:
+        rows.append(MemoryRow("training peak (live tensors)", total, mem.get("peak_bytes"),
+                              "measured: the device allocator's peak, the quantity the plan estimates"))  # fmt: skip
+    return rows
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -85,6 +85,8 @@ class RunProgress:
         step_start_micro: Data position when the unfinished step began (its batches are trained again on
             resume); ``None`` between steps.
         step_times: Wall time of each step of this invocation (for the ETA).
+        model_bytes: Bytes of the model's tensors once loaded with its adapter (the measured counterpart of
+            the plan's weights + adapters).
     """
 
     meter: PeakMemoryMeter
@@ -93,3 +95,4 @@ class RunProgress:
     in_update: bool = False
     step_start_micro: int | None = None
     step_times: list[float] = field(default_factory=list)
+    model_bytes: int | None = None

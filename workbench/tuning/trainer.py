@@ -50,7 +50,12 @@ from workbench.tuning.config import CONFIG_FILE, TuneConfig, load_config
 from workbench.tuning.data import collate
 from workbench.tuning.evaluate import EvalResult, eval_loss, evaluate_model, probe_logits
 from workbench.tuning.finish import evaluation_delta, file_sha256, finish_run, record_event
-from workbench.tuning.memory import PeakMemoryMeter, empty_accelerator_caches, is_out_of_memory
+from workbench.tuning.memory import (
+    PeakMemoryMeter,
+    empty_accelerator_caches,
+    is_out_of_memory,
+    model_tensor_bytes,
+)
 from workbench.tuning.methods import method_for
 from workbench.tuning.optimization import BatchOrder, build_optimizer, lr_lambda, make_accelerator
 from workbench.tuning.preparation import RunSetup, prepare_run
@@ -160,7 +165,9 @@ class Tuner:
         progress = RunProgress(meter, time.perf_counter(), last_checkpoint=setup.resume_from)
         parts: TrainingParts | None = None
         try:
+            self._phase(f"loading {self.config.model} ({self.config.method.type})")
             parts = self._build(setup)
+            progress.model_bytes = model_tensor_bytes(parts.model)
             self._begin(setup, parts)
             status = self._train_steps(setup, parts, progress)
             self._complete(setup, parts, progress, status)
@@ -196,6 +203,13 @@ class Tuner:
             )
 
     # -- build and begin -----------------------------------------------------------------------------------
+
+    def _phase(self, phase: str) -> None:
+        """Tell the callbacks that a long stretch outside the step loop begins."""
+        for cb in self.callbacks:
+            hook = getattr(cb, "on_phase", None)  # callbacks written before the hook existed lack it
+            if hook is not None:
+                hook(phase)
 
     def _build(self, setup: RunSetup) -> TrainingParts:
         """Load the base through its method with the adapter attached; the optimizer, schedule and accelerator."""
@@ -241,6 +255,7 @@ class Tuner:
         """Evaluate the untouched model (once per run, not again on resume), then ``on_train_begin``."""
         state = setup.state
         if self.config.evaluation.enabled and setup.data.eval and state.eval_before is None:
+            self._phase("scoring the base model on the held-out examples")
             state.eval_before = self._evaluate(setup, parts.model).to_dict()
         info = RunInfo(
             state.run_id,
@@ -402,9 +417,11 @@ class Tuner:
         if last is None or last.name != checkpoint_name(state.step):
             self._save(setup, parts, progress, state.step)
         adapter_dir = self.output_dir / "adapter"
+        self._phase("saving the adapter")
         files = save_adapter(parts.model, adapter_dir)
         self.config.save(adapter_dir / CONFIG_FILE)
         if ev.enabled and setup.data.eval:
+            self._phase("scoring the tuned model on the held-out examples")
             after = self._evaluate(setup, parts.model).to_dict()
             card.evaluation = evaluation_delta(state.eval_before, after)
         card.adapter = {
@@ -488,18 +505,19 @@ def train(
     """
     if not isinstance(config, TuneConfig):
         config = load_config(config)
-    from workbench.tuning._runtime import quiet_bitsandbytes
+    from workbench.tuning._runtime import quiet_bitsandbytes, quiet_libraries
 
     quiet_bitsandbytes()
     tuner = Tuner(config, callbacks=callbacks, stop=stop, resume=resume, overwrite=overwrite)
     threads = config.training.num_threads
-    if threads is None:
-        return tuner.run()
-    import torch
+    with quiet_libraries():  # library warnings, log lines and bars go to the log, not the notebook
+        if threads is None:
+            return tuner.run()
+        import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return tuner.run()
-    finally:
-        torch.set_num_threads(before)
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return tuner.run()
+        finally:
+            torch.set_num_threads(before)

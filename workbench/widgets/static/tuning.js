@@ -1,19 +1,24 @@
 // Fine-tuning dashboard (anywidget ESM, no build step).
 // State lives in the Python traits listed in FIELDS; this view only draws them (SVG loss curves, stats) and
-// sends one action: {action: "stop"}, which the Python side turns into a StopSignal request.
+// sends two actions: {action: "start"} (the Python side trains its config in a worker thread) and
+// {action: "stop"} (a StopSignal request: the run ends after the current step).
 
 /**
- * @typedef {{run_name: string, status: string, step: number, total_steps: number,
- *            train_loss: number[][], eval_loss: number[][], tokens_per_s: number, step_time_s: number,
- *            memory_bytes: number, peak_memory_bytes: number, eta_s: number, elapsed_s: number,
- *            message: string, error: string, summary: Record<string, any>}} TuningState
+ * @typedef {{run_name: string, config_name: string, status: string, phase: string, step: number,
+ *            total_steps: number, train_loss: number[][], eval_loss: number[][], tokens_per_s: number,
+ *            step_time_s: number, memory_bytes: number, peak_memory_bytes: number, memory_kind: string,
+ *            eta_s: number, elapsed_s: number, message: string, error: string, summary: Record<string, any>}} TuningState
  */
 
-/** The synced trait names; tests/tuning/test_widget.py checks them against the Python class. */
+/** The synced trait names; tests/tuning/test_tuning_widget.py checks them against the Python class. */
 export const FIELDS = [
-  "run_name", "status", "step", "total_steps", "train_loss", "eval_loss", "tokens_per_s", "step_time_s",
-  "memory_bytes", "peak_memory_bytes", "eta_s", "elapsed_s", "message", "error", "summary",
+  "run_name", "config_name", "status", "phase", "step", "total_steps", "train_loss", "eval_loss", "tokens_per_s",
+  "step_time_s", "memory_bytes", "peak_memory_bytes", "memory_kind", "eta_s", "elapsed_s", "message", "error",
+  "summary",
 ];
+
+/** Statuses during which a run is under way (Start is off, Stop is on). */
+const ACTIVE = ["starting", "running", "stopping"];
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -34,9 +39,17 @@ export function formatBytes(n) {
 
 export function formatSeconds(t) {
   if (t === null || t === undefined || !isFinite(t)) return "–";
+  if (t > 0 && t < 1) return "< 1 s";
   t = Math.round(t);
   const m = Math.floor(t / 60), sec = t % 60;
   return m ? `${m} min ${sec} s` : `${sec} s`;
+}
+
+/** The ETA cell: the training steps' ETA while steps remain ("< 1 s", never "0 s"), else what happens now. */
+export function formatEta(eta, step, total, status) {
+  if (!ACTIVE.includes(status)) return "–";
+  if (total && step < total) return formatSeconds(Math.max(eta || 0, 0.1));
+  return step && total ? "steps done" : "–";
 }
 
 /** Polyline points for series scaled into a width x height box (shared x and y ranges). */
@@ -73,6 +86,20 @@ function drawChart(svg, train, evals, total) {
   svg.append(g);
 }
 
+/** The preflight estimate beside the measurement of the same quantity, one row each, with how it was measured. */
+function memoryTable(rows) {
+  if (!rows.length) return h("span");
+  return h("table", { class: "wb-memory-table" }, [
+    h("caption", { class: "wb-memory-note" }, [rows.map((r) => `${r.quantity}: ${r.note}.`).join(" ")]),
+    h("tr", {}, [h("th", {}, ["memory"]), h("th", {}, ["estimate"]), h("th", {}, ["measured"])]),
+    ...rows.map((r) => h("tr", { title: r.note }, [
+      h("td", {}, [r.quantity]),
+      h("td", {}, [r.estimate_bytes == null ? "not estimated" : formatBytes(r.estimate_bytes)]),
+      h("td", {}, [r.measured_bytes == null ? "–" : formatBytes(r.measured_bytes)]),
+    ])),
+  ]);
+}
+
 /** @param {{model: import("@anywidget/types").AnyModel<TuningState>, el: HTMLElement}} props */
 function render({ model, el }) {
   const root = h("div", { class: "wb-tuning" });
@@ -80,6 +107,8 @@ function render({ model, el }) {
 
   const title = h("div", { class: "wb-title" });
   const status = h("span", { class: "wb-status" });
+  const start = h("button", { class: "wb-start", title: "Train this config in the background (the notebook stays usable)",
+    onclick: () => { start.disabled = true; model.send({ action: "start" }); } }, ["Start"]);
   const stop = h("button", { class: "wb-stop", title: "Stop after the current step; keeps a checkpoint and the adapter",
     onclick: () => { model.send({ action: "stop" }); stop.disabled = true; } }, ["Stop"]);
   const progress = h("progress", { class: "wb-progress", max: 1, value: 0 });
@@ -91,13 +120,14 @@ function render({ model, el }) {
   const message = h("div", { class: "wb-message" });
   const error = h("pre", { class: "wb-error" });
   const summary = h("div", { class: "wb-summary" });
-  root.append(h("div", { class: "wb-head" }, [title, status, stop]), progress, svg, legend, stats, message, error, summary);
+  root.append(h("div", { class: "wb-head" }, [title, status, start, stop]), progress, svg, legend, stats, message, error, summary);
 
   function renderHead() {
     const st = model.get("status");
-    title.textContent = model.get("run_name") || "fine-tuning";
+    title.textContent = model.get("run_name") || model.get("config_name") || "fine-tuning";
     status.textContent = st;
     status.dataset.status = st;
+    start.disabled = ACTIVE.includes(st) || !model.get("config_name");
     stop.disabled = !(st === "running" || st === "starting");
     const total = model.get("total_steps");
     progress.max = Math.max(total, 1);
@@ -112,9 +142,12 @@ function render({ model, el }) {
       ["memory", formatBytes(model.get("memory_bytes"))],
       ["peak", formatBytes(model.get("peak_memory_bytes"))],
       ["elapsed", formatSeconds(model.get("elapsed_s"))],
-      ["ETA", formatSeconds(model.get("eta_s"))],
+      ["ETA", formatEta(model.get("eta_s"), model.get("step"), model.get("total_steps"), model.get("status"))],
     ];
-    stats.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, [k]), h("dd", { "data-stat": k }, [v])]));
+    const kind = model.get("memory_kind");
+    const titles = { memory: kind && `now: ${kind}`, peak: kind && `peak so far: ${kind}`,
+      ETA: "the steps left times the average time of the recent steps (scoring and saving come after)" };
+    stats.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", { title: titles[k] || null }, [k]), h("dd", { "data-stat": k }, [v])]));
   }
 
   function renderChart() { drawChart(svg, model.get("train_loss") || [], model.get("eval_loss") || [], model.get("total_steps")); }
@@ -136,8 +169,8 @@ function render({ model, el }) {
         h("tr", {}, [h("th", {}, ["held-out"]), h("th", {}, ["before"]), h("th", {}, ["after"])]),
         ...rows.map(([k, b, a]) => h("tr", {}, [h("td", {}, [k]), h("td", {}, [String(fmt(b))]), h("td", {}, [String(fmt(a))])])),
       ]),
+      memoryTable(sm.memory || []),
       h("div", { class: "wb-paths" }, [
-        `peak memory ${formatBytes(sm.peak_memory_bytes)} (estimate ${formatBytes(sm.estimated_memory_bytes)}) · `,
         sm.adapter ? `adapter: ${sm.adapter}` : `last checkpoint: ${sm.last_checkpoint || "–"}`,
       ]),
     );
@@ -145,8 +178,9 @@ function render({ model, el }) {
 
   renderHead(); renderStats(); renderChart(); renderText(); renderSummary();
   const on = (names, fn) => { for (const n of names) model.on(`change:${n}`, fn); };
-  on(["run_name", "status", "step", "total_steps"], renderHead);
-  on(["step", "total_steps", "tokens_per_s", "step_time_s", "memory_bytes", "peak_memory_bytes", "eta_s", "elapsed_s"], renderStats);
+  on(["run_name", "config_name", "status", "step", "total_steps"], renderHead);
+  on(["step", "total_steps", "status", "tokens_per_s", "step_time_s", "memory_bytes", "peak_memory_bytes",
+    "memory_kind", "eta_s", "elapsed_s"], renderStats);
   on(["train_loss", "eval_loss", "total_steps"], renderChart);
   on(["message", "error"], renderText);
   on(["summary"], renderSummary);

@@ -7,6 +7,7 @@ the test cache first; their checks are written for that model's greedy (and seed
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,44 @@ def test_builtin_lessons_run_on_the_default_model_and_mark_their_exercises() -> 
             assert f"### BEGIN SOLUTION {spec.id}" in source, (pb.id, spec.id)
 
 
+#: Lessons whose walk-through must show the learner no library noise (warnings, progress bars, stray reprs).
+QUIET_LESSONS = ("rag-wiring", "qlora-finetuning")
+#: What library noise looks like in a cell's output: a Python warning, a progress bar, a thread's repr.
+NOISE = re.compile(r"Warning\b|\bwarn\(|warnings\.warn|it/s\]|<Thread\(|Loading weights")
+
+
+def noise_in(notebook: Path) -> list[str]:
+    """Cell outputs of an executed notebook that a learner would take for a problem: stderr, warnings, bars."""
+    found = []
+    for index, cell in enumerate(json.loads(notebook.read_text(encoding="utf-8"))["cells"]):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                text = "".join(output.get("text", ""))
+                if output.get("name") == "stderr" or NOISE.search(text):
+                    found.append(f"cell {index} {output.get('name')}: {text[:300]}")
+            elif output.get("output_type") in ("display_data", "execute_result"):
+                text = "".join(output.get("data", {}).get("text/plain", ""))
+                if NOISE.search(text):
+                    found.append(f"cell {index} {output['output_type']}: {text[:300]}")
+    return found
+
+
+def test_noise_in_finds_warnings_bars_and_stderr(tmp_path: Path) -> None:
+    cells = [
+        {"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout", "text": ["fine\n"]}]},
+        {"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stderr", "text": ["some log line\n"]}]},
+        {"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout",
+                                           "text": ["/x.py:3: UserWarning: dtype\n  warnings.warn(\n"]}]},
+        {"cell_type": "code", "outputs": [{"output_type": "display_data",
+                                           "data": {"text/plain": "Loading weights:  10%| 27/272 [00:01<00:09, 25it/s]"}}]},
+        {"cell_type": "code", "outputs": [{"output_type": "execute_result", "data": {"text/plain": "<Thread(t, started)>"}}]},
+        {"cell_type": "markdown", "source": "Warning: prose may say so"},
+    ]
+    notebook = tmp_path / "out.ipynb"
+    notebook.write_text(json.dumps({"cells": cells}))
+    assert [line.split(":")[0] for line in noise_in(notebook)] == ["cell 1 stderr", "cell 2 stdout", "cell 3 display_data", "cell 4 execute_result"]
+
+
 # Ten notebook runs on SmolLM2: about 4 minutes on 2 quiet cores; the deadline leaves room for a shared machine.
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
@@ -68,6 +107,12 @@ def test_playbook_test_passes_for_every_builtin_and_its_learner_version_fails(ca
     for playbook in BUILTIN:
         [progress] = learner_progress(SMOKE_LEARNER, playbook=playbook)
         assert progress.done, (playbook, [(t.id, t.status) for t in progress.tasks])
+    # A learner's walk through these lessons (the author version: every cell runs) shows no library noise, and
+    # the first model load says what it is doing instead of sitting silent.
+    runs = {p["playbook"]: Path(p["run"]["output_path"]) for p in report["playbooks"]}
+    for playbook in QUIET_LESSONS:
+        assert noise_in(runs[playbook]) == [], playbook
+    assert "smollm2-135m-instruct ready (" in runs["rag-wiring"].read_text(encoding="utf-8")
     # The rubric scored the learner's prompt of the prompting lesson.
     [progress] = learner_progress(SMOKE_LEARNER, playbook="prompting-fundamentals")
     review = next(t for t in progress.tasks if t.id == "prompt-review")

@@ -73,13 +73,15 @@ _FILTER = _QuietFilter()
 
 
 def _install() -> None:
-    """Install the hooks once per process (they are pass-through outside :func:`quiet_libraries`)."""
+    """Install the hooks (pass-through outside :func:`quiet_libraries`): the logging ones once per process; the
+    ``showwarning`` one again whenever something (a ``warnings.catch_warnings`` block ending) put back another."""
     global _installed, _shown
     with _LOCK:
+        if warnings.showwarning is not _showwarning:
+            _shown = warnings.showwarning
+            warnings.showwarning = _showwarning
         if _installed:
             return
-        _shown = warnings.showwarning
-        warnings.showwarning = _showwarning
         for name in LIBRARY_LOGGERS:
             logger = logging.getLogger(name)
             logger.addHandler(_Router())

@@ -85,6 +85,8 @@ class RagWidget(ActionWidget):
     Args:
         corpus: Folder of documents (default: the shipped corpus).
         corpora: Other folders offered in the picker (paths, or dicts with ``label``/``path``/``questions``).
+        index: An index already built from ``corpus`` (a notebook's ``cached_index(...)``): the widget starts
+            with it and its chunking instead of loading it again.
         backend: A ``ChatBackend`` for :meth:`ask` (default: ``load_model(model)`` on first use).
         embedder: An embedder to use instead of ``settings.default_embedder``.
         cache_dir: Where built indexes are kept (default ``<cache_dir>/rag-indexes``).
@@ -124,6 +126,7 @@ class RagWidget(ActionWidget):
         corpus: str | pathlib.Path | None = None,
         *,
         corpora: Sequence[str | pathlib.Path | dict[str, str]] = (),
+        index: RagIndex | None = None,
         backend: Any = None,
         embedder: Any = None,
         cache_dir: str | pathlib.Path | None = None,
@@ -150,6 +153,12 @@ class RagWidget(ActionWidget):
         self._cache_dir = cache_dir
         self._index: RagIndex | None = None
         self._built_for: tuple[str, ChunkingConfig] | None = None
+        if index is not None:
+            chunking = index.chunking
+            self.splitter, self.chunk_size, self.chunk_overlap = (
+                chunking.splitter, chunking.chunk_size, chunking.chunk_overlap)  # fmt: skip
+            self._index, self._built_for = index, (self.corpus, self.chunking)
+            self.index_info = index.info()
         self._busy = threading.Lock()
         self.observe(self._on_corpus, names=["corpus"])
 
@@ -182,7 +191,9 @@ class RagWidget(ActionWidget):
         }
 
     def _step(self, status: str, work: Callable[[], Any]) -> Any:
-        with self._busy:
+        from workbench.models.quiet import quiet_libraries
+
+        with self._busy, quiet_libraries():  # library warnings go to the log, not under the widget
             result = self.perform(work, status=status)
             self.status = "done"
             return result

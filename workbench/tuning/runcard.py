@@ -190,8 +190,8 @@ def memory_comparison(card: RunCard) -> list[MemoryRow]:
     if mem.get("method") == "rss":
         rows.append(MemoryRow(
             "training peak: what the run added", total, mem.get("peak_delta_bytes"),
-            "measured: peak resident memory minus the memory before loading; on a CPU it also holds the "
-            "full-precision weights read while quantizing, generation for the held-out scores and the "
+            "measured: peak resident memory minus the memory before loading; on a CPU it also holds what "
+            "loading the weights (quantizing them, for QLoRA) and generating the held-out answers leave in the "
             "allocator's cache, so it runs above the estimate of live tensors",
         ))
         rows.append(MemoryRow("process peak (resident memory)", None, mem.get("peak_bytes"),

@@ -164,8 +164,9 @@ function render({ model, el }) {
     const rows = [["perplexity", sm.perplexity_before, sm.perplexity_after]];
     const keys = new Set([...Object.keys(sm.scores_before || {}), ...Object.keys(sm.scores_after || {})]);
     for (const k of keys) rows.push([k, (sm.scores_before || {})[k], (sm.scores_after || {})[k]]);
+    const scored = rows.some(([, b, a]) => b != null || a != null);  // no held-out evaluation: no empty table
     summary.replaceChildren(
-      h("table", { class: "wb-eval-table" }, [
+      !scored ? h("span") : h("table", { class: "wb-eval-table" }, [
         h("tr", {}, [h("th", {}, ["held-out"]), h("th", {}, ["before"]), h("th", {}, ["after"])]),
         ...rows.map(([k, b, a]) => h("tr", {}, [h("td", {}, [k]), h("td", {}, [String(fmt(b))]), h("td", {}, [String(fmt(a))])])),
       ]),

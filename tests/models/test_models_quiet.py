@@ -27,7 +27,7 @@ def test_noise_inside_a_workbench_call_goes_to_the_log(
             library_call()
             inside = ([str(w.message) for w in shown], capsys.readouterr().err)
             # another thread (the learner's cell while a run trains in the background) is not silenced
-            other = threading.Thread(target=lambda: warnings.warn("the learner's own warning", UserWarning))
+            other = threading.Thread(target=lambda: warnings.warn("the learner's own warning", UserWarning, stacklevel=1))
             other.start()
             other.join()
         library_call()  # outside: shown as before

@@ -131,3 +131,16 @@ def test_an_unexpected_error_reaches_the_learner_and_is_kept(corpus: Path, tmp_p
     assert widget.status == "error" and widget.error == "RuntimeError: the model server went away"
     with pytest.raises(RuntimeError, match="went away"):  # not swallowed: the caller can still get it
         widget.wait(1, raise_errors=True)
+
+
+def test_a_built_index_is_used_as_given(corpus: Path, tmp_path: Path, embedder: Any) -> None:
+    """A lesson hands the widget the index it built: same chunking, no second build, answers from it."""
+    from workbench.rag import ChunkingConfig, cached_index
+
+    index = cached_index(corpus, chunking=ChunkingConfig(splitter="recursive", chunk_size=300, chunk_overlap=30),
+                         embedder=embedder, cache_dir=tmp_path / "cache")  # fmt: skip
+    w = RagWidget(corpus, index=index, backend=Backend(), model="scripted", k=2)
+    assert (w.splitter, w.chunk_size, w.chunk_overlap) == ("recursive", 300, 30)
+    assert w.index_info == index.info()
+    result = w.ask("How do I serialise to JSON?")
+    assert w.index is index and result["answer"] == "See [1]." and len(w.sources) == 2

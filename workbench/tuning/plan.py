@@ -207,7 +207,10 @@ def trace_activations(config: Any, shape: TraceShape) -> ActivationTrace:
     if key not in _TRACES:
         if len(_TRACES) > 64:
             _TRACES.clear()
-        _TRACES[key] = trace_model(config, shape)
+        from workbench.tuning._runtime import quiet_libraries
+
+        with quiet_libraries():  # importing peft imports bitsandbytes, which logs its kernel loading
+            _TRACES[key] = trace_model(config, shape)
     return _TRACES[key]
 
 

@@ -132,3 +132,24 @@ def test_start_button_trains_in_the_background_with_live_progress_and_stop(make_
     widget._on_action(widget, {"action": "start"}, [])  # Start again: a new run of the new config completes
     again = widget.wait(300)
     assert again is not None and again.status == "completed" and widget.step == 2 and widget.error == ""
+
+
+def test_memory_comparison_sets_like_beside_like() -> None:
+    from workbench.tuning.runcard import RunCard, memory_comparison
+
+    mib = 2**20
+    plan = {"bytes": {"weights": 2 * mib, "adapters": mib, "gradients": mib, "optimizer": 2 * mib,
+                      "activations": 18 * mib, "total": 24 * mib}}  # fmt: skip
+    cpu = RunCard(run_id="r", name="n", plan=plan, memory={"method": "rss", "peak_bytes": 565 * mib,
+                  "baseline_bytes": 480 * mib, "peak_delta_bytes": 85 * mib, "model_bytes": 3 * mib})  # fmt: skip
+    rows = [(r.quantity, r.estimate_bytes, r.measured_bytes) for r in memory_comparison(cpu)]
+    assert rows == [
+        ("model tensors (frozen weights + adapters)", 3 * mib, 3 * mib),
+        ("training peak: what the run added", 24 * mib, 85 * mib),
+        ("process peak (resident memory)", None, 565 * mib),
+    ]
+    assert "**Memory, process peak (resident memory):** estimate n/a, measured 565.0 MiB" in cpu.to_markdown()
+    gpu = cpu.model_copy(update={"memory": {"method": "allocator", "peak_bytes": 26 * mib, "model_bytes": 3 * mib}})
+    assert [(r.quantity, r.estimate_bytes, r.measured_bytes) for r in memory_comparison(gpu)][1:] == [
+        ("training peak (live tensors)", 24 * mib, 26 * mib)
+    ]

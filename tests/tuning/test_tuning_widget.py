@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from workbench.errors import RunError
 from workbench.widgets.tuning import FIELDS, TuningWidget
 
 JS = Path(__file__).resolve().parents[2] / "workbench" / "widgets" / "static" / "tuning.js"
@@ -112,6 +113,8 @@ def test_start_button_trains_in_the_background_with_live_progress_and_stop(make_
     assert widget.busy and widget.status == "starting"
     widget._on_action(widget, {"action": "start"}, [])  # a second press while it runs changes nothing
     assert widget.error == "an action is already running"
+    with pytest.raises(RunError, match="already in progress"):  # nor does a second run from code
+        widget.run()
     result = widget.wait(300)
     assert result is not None and result is widget.result and result.status == "stopped"
     steps = [step for step, _, _ in seen if step]

@@ -21,6 +21,7 @@ Headless (papermill, CI): ``w.run()`` trains in the calling thread and returns t
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -159,9 +160,15 @@ class TuningWidget(ActionWidget, TrainingCallback):
 
         Raises:
             ConfigError: When no config was given here or to the widget.
+            RunError: When a run started with Start is still in progress in this widget.
         """
         from workbench.tuning import train
 
+        worker = self._run.thread if self._run is not None else None
+        if self.busy and worker is not threading.current_thread():
+            from workbench.errors import RunError
+
+            raise RunError("a run is already in progress in this widget", hint="wait() for it, or stop() it first")
         if config is not None:
             self.config = config
         chosen = self.config

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import re
 
+#: ``work_mem`` of the skills aggregation's transaction on PostgreSQL (per sort or hash node, one query at a time).
+AGGREGATION_WORK_MEM = "64MB"
+
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
@@ -47,6 +50,10 @@ class SqlDialect:
     def epoch_seconds(self, time: str) -> str:
         """Seconds since 1970-01-01 UTC of a stored time column, as a double (microseconds kept)."""
         raise NotImplementedError
+
+    def aggregation_settings(self) -> list[str]:
+        """Statements run first in the read transaction of a large aggregation (settings local to it)."""
+        return []
 
     def greatest(self, a: str, b: str) -> str:
         return f"GREATEST({a}, {b})"
@@ -127,6 +134,11 @@ class PostgresDialect(SqlDialect):
 
     def epoch_seconds(self, time: str) -> str:
         return f"CAST(EXTRACT(EPOCH FROM {time}) AS double precision)"
+
+    def aggregation_settings(self) -> list[str]:
+        # Hundreds of thousands of (learner, skill) groups: with the default 4 MB the hash aggregate and the sort
+        # spill to disk. The setting ends with the (read-only) transaction.
+        return [f"SET LOCAL work_mem = '{AGGREGATION_WORK_MEM}'"]
 
 
 def dialect_for(name: str) -> SqlDialect:

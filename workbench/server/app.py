@@ -125,7 +125,9 @@ class WorkbenchApp(ExtensionApp):
         """Register the routes."""
         from workbench.server import handlers as h
 
-        base = url_path_join(self.server.base_url, "workbench", "api")
+        # Relative to the server's base_url, which jupyter_server prepends to extension routes itself (under
+        # JupyterHub the base_url is /user/<name>/; prepending it here too made every route a 404 there).
+        base = url_path_join("/", "workbench", "api")
         pb = r"(?P<playbook_id>[^/]*)"  # an empty id reaches the handler too: a JSON 404, not an HTML page
         self.handlers.extend(
             [

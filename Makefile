@@ -39,6 +39,7 @@ help:
 	@echo "make bench      side-by-side benchmarks against peers (ratios printed)"
 	@echo "make lint       ruff and mypy"
 	@echo "make lab        start JupyterLab with the Workbench extension (jupyter_config.py)"
+	@echo "make chp        configurable-http-proxy (npm) into .npm-chp/ for JupyterHub (extensions/jupyterhub)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

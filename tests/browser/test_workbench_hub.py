@@ -213,8 +213,8 @@ def _status(sidebar: Any, task: str) -> Any:
 
 def _rss_mb(hub: Hub) -> dict[str, float]:
     """Resident memory of one single-user server and of one of its kernels (MB), from the live processes."""
-    servers = [p for p in psutil.process_iter(["cmdline"]) if "jupyterhub.singleuser" in " ".join(
-        p.info["cmdline"] or [])]
+    servers = [p for p in psutil.Process(hub.proc.pid).children()
+               if "jupyterhub.singleuser" in " ".join(p.cmdline())]
     if not servers:
         return {}
     server = servers[0]

@@ -374,12 +374,14 @@ def _refuse_non_manager(handler: WorkbenchHandler) -> None:
     if not handler.wb.is_manager(handler.current_user):
         raise ApiError(
             403, "forbidden", "the skills-gap report is for managers",
-            "ask an administrator to add your user name to c.WorkbenchApp.manager_users",
+            "ask an administrator to add you to the managers' group (c.WorkbenchApp.manager_group; under "
+            "JupyterHub a hub group) or to c.WorkbenchApp.manager_users",
         )
 
 
 class ReportHandler(WorkbenchHandler):
-    """``GET /workbench/api/report?team=&role=``: the skills-gap report, for ``WorkbenchApp.manager_users``."""
+    """``GET /workbench/api/report?team=&role=``: the skills-gap report, for managers (``manager_users`` or
+    members of ``manager_group``)."""
 
     @web.authenticated
     async def get(self) -> None:

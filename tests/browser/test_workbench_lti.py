@@ -36,6 +36,8 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 from wb_lab import ROOT, free_port, terminate
 
+from workbench.telemetry import pseudonymize
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CONFIG = ROOT / "extensions" / "jupyterhub" / "jupyterhub_config.py"
@@ -45,6 +47,7 @@ DEPLOYMENT = "deployment-1"
 SUB = "a7c3e2f0-learner-42"  # the platform's opaque user id: the hub user name
 REAL_NAME, EMAIL = "Ana Example-Lopez", "ana.lopez@example.org"  # sent by the LMS; must not reach the hub
 PB = "critique-rubrics"
+SALT = "lti-test-salt"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 
 
@@ -161,7 +164,7 @@ def lti_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, Fak
             PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
             WORKBENCH_HUB_AUTH="lti13", WORKBENCH_LTI_ISSUER=lms.url, WORKBENCH_LTI_CLIENT_ID=CLIENT_ID,
             WORKBENCH_LTI_JWKS_URL=f"{lms.url}/jwks", WORKBENCH_LTI_AUTHORIZE_URL=f"{lms.url}/authorize",
-            WORKBENCH_HUB_HOMES=str(base / "homes"), WORKBENCH_PSEUDONYM_SALT="lti-test-salt",
+            WORKBENCH_HUB_HOMES=str(base / "homes"), WORKBENCH_PSEUDONYM_SALT=SALT,
         )  # fmt: skip
         args = [
             sys.executable, "-m", "jupyterhub", "-f", str(CONFIG),
@@ -235,7 +238,7 @@ def test_an_lms_launch_signs_the_learner_in_and_opens_the_playbook(lti_hub: tupl
         progress = client.get(f"{api}/playbooks/{PB}/progress").json()
         assert progress["workspace"]["started"] and progress["workspace"]["path"] == notebook, progress
         me = client.get(f"{api}/me").json()
-        assert me["per_user"] and me["learner"] != user, me  # the learner id is a pseudonym of the hub user
+        assert me["per_user"] and me["learner"] == pseudonymize(user, salt=SALT), me  # the hub user, pseudonymised
         # A second launch from the LMS resumes the same notebook (no new workspace), the server already up.
         again = time.monotonic()
         assert _launch(client, hub, lms).url.path == lab.url.path

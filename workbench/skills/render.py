@@ -32,8 +32,11 @@ def render_html(report: ReportData, *, max_people: int = 250, max_teams: int = 1
     payload = report_payload(report, max_people=max_people, max_teams=max_teams)
     data = json.dumps(payload, separators=(",", ":"), default=str, allow_nan=False)
     # Inside <script>, "</script", "<!--" and "<script" change how the HTML parser reads the element: escape
-    # every "<" (and ">", "&") as a JSON unicode escape, which JSON.parse turns back into the character.
-    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    # every "<" (and ">", "&") as a JSON unicode escape, which JSON.parse turns back into the character. "/" too:
+    # the data holds URIs (ESCO skill ids) that are identifiers, not links, and the page keeps no "http://"
+    # string anything could mistake for a resource to fetch.
+    data = (data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("/", "\\u002f"))
     title = html.escape(report.title)
     css = static_text("report.css")
     js = static_text("heatmap.js") + "\n" + static_text("report.js")

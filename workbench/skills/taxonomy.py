@@ -313,6 +313,11 @@ def _validate(data: dict[str, Any], *, source: str, lines: LineMap | None) -> Ta
 
 def _hint(loc: Loc, kind: str) -> str:
     head = loc[0] if loc else ""
+    if head == "skills" and "external_ids" in loc:
+        return (
+            "external_ids takes the lists esco (http://data.europa.eu/esco/skill/<uuid>), onet (content model "
+            "element ids such as 2.A.2.a) and lightcast (KS... ids); see workbench/skills/external_ids.py"
+        )
     if kind == "missing":
         return f"add the required field '{loc[-1]}'"
     if kind == "extra_forbidden":
@@ -321,11 +326,6 @@ def _hint(loc: Loc, kind: str) -> str:
         return "list exactly the levels 0, 1, 2, 3, 4, each with a name and a descriptor"
     if head == "roles":
         return "role targets must name skills defined under 'skills' and be whole levels 0..4"
-    if head == "skills" and "external_ids" in loc:
-        return (
-            "external_ids takes the lists esco (http://data.europa.eu/esco/skill/<uuid>), onet (content model "
-            "element ids such as 2.A.2.a) and lightcast (KS... ids); see workbench/skills/external_ids.py"
-        )
     if head == "skills":
         return "each skill needs a unique id (lower_snake_case), a name, a group and a description"
     return "see datasets/skills/genai-copilot.yaml for a valid taxonomy"

@@ -14,7 +14,7 @@ var WorkbenchReport = (function () {
     return String(value);
   }
 
-  // A skill's public ids as text ("onet: 2.A.2.a; esco: http://..."), for the Skills table; "" when none.
+  // A skill's public ids as text ("esco: <uri>; onet: 2.A.2.a"), for the Skills table; "" when none.
   function publicIds(ids) {
     return Object.keys(ids || {}).map(function (k) { return k + ": " + ids[k].join(", "); }).join("; ");
   }

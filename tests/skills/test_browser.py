@@ -77,7 +77,7 @@ def test_heatmap_draws_and_drills_down_offline(browser: Any, written_report: Pat
     page.click("[data-tab=about]")
     about = page.locator("[data-panel=about]").inner_text()
     assert "onet: 2.B.4.h" in about
-    assert "esco: http://data.europa.eu/esco/skill/3a2d5b45-56e4-4f5a-a55a-4a4a65afdc43" in about
+    assert "esco: http://data.europa.eu/esco/skill/33a82b83-c838-4889-ae62-fae1317481eb" in about
 
     assert not errors, errors
     assert all(u.startswith("file://") for u in requests), requests

@@ -136,7 +136,7 @@ def test_reports_export_each_skills_public_ids(written_report: Path, cohort_repo
     """report.json, skill_external_ids.csv and the HTML data carry every skill's ESCO / O*NET ids to join on."""
     tax = cohort_report.taxonomy
     expected = {s.id: s.external_ids.as_dict() for s in tax.skills}
-    assert sum(bool(v) for v in expected.values()) == 9  # the shipped mapping (datasets/skills/EXTERNAL_IDS.md)
+    assert sum(bool(v) for v in expected.values()) == 10  # the shipped mapping (datasets/skills/EXTERNAL_IDS.md)
     summary = json.loads((written_report / "report.json").read_text())
     assert {s["id"]: s["external_ids"] for s in summary["skills"]} == expected
     assert summary["files"]["csv_skill_external_ids"].endswith("skill_external_ids.csv")
@@ -147,7 +147,7 @@ def test_reports_export_each_skills_public_ids(written_report: Path, cohort_repo
     row = table.loc[(table["framework"] == "onet") & (table["external_id"] == "2.B.4.h")]
     assert row[["skill", "skill_name"]].values.tolist() == [["evaluation_design", "Evaluation design"]]
     esco = table.loc[table["framework"] == "esco"].set_index("skill")["external_id"]
-    assert esco["fine_tuning"] == "http://data.europa.eu/esco/skill/3a2d5b45-56e4-4f5a-a55a-4a4a65afdc43"
+    assert esco["guardrails_governance"] == "http://data.europa.eu/esco/skill/33a82b83-c838-4889-ae62-fae1317481eb"
     # The HTML: the embedded data holds them (the About tab lists them); the page text has no URL in clear.
     text = (written_report / "report.html").read_text(encoding="utf-8")
     match = re.search(r'<script type="application/json" id="wb-data">(.*?)</script>', text, re.S)

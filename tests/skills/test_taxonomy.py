@@ -151,18 +151,21 @@ def test_synthetic_taxonomy_scales_to_30_skills() -> None:
 
 
 # -- public skill ids (external_ids) ---------------------------------------------------------------------------
+ESCO = "http://data.europa.eu/esco/skill/"
 SHIPPED_IDS = {
-    "structured_output": {"esco": ["http://data.europa.eu/esco/skill/21d2f96d-35f7-4e3f-9745-c533d2dd6e97"],
-                          "onet": ["2.B.3.e"]},
+    "structured_output": {"esco": [ESCO + "21d2f96d-35f7-4e3f-9745-c533d2dd6e97"], "onet": ["2.B.3.e"]},
     "retrieval_evaluation": {"onet": ["2.B.3.m"]},
     "evaluation_design": {"onet": ["2.B.4.h"]},
-    "critique_review": {"onet": ["2.A.2.a"]},
-    "fine_tuning": {"esco": ["http://data.europa.eu/esco/skill/3a2d5b45-56e4-4f5a-a55a-4a4a65afdc43"]},
-    "data_curation": {"esco": ["http://data.europa.eu/esco/skill/50b100ea-74fd-4706-99db-3e4ca55e51b8"]},
-    "guardrails_governance": {"esco": ["http://data.europa.eu/esco/skill/33a82b83-c838-4889-ae62-fae1317481eb"]},
-    "cost_awareness": {"esco": ["http://data.europa.eu/esco/skill/21c5790c-0930-4d74-b3b0-84caf5af12ea"],
-                       "onet": ["2.B.5.b"]},
-    "copilot_building": {"onet": ["2.B.3.b"]},
+    "critique_review": {"esco": [ESCO + "1d6c7de4-350e-4868-a47b-333b4b0d9650"], "onet": ["2.A.2.a"]},
+    "fine_tuning": {"esco": [ESCO + "8369c2d6-c100-4cf6-bd83-9668d8678433",
+                             ESCO + "3a2d5b45-56e4-4f5a-a55a-4a4a65afdc43"]},
+    "quantization_deployment": {"esco": [ESCO + "1d86f05e-e9cc-40ce-99d8-2b21cc71b16b"]},
+    "data_curation": {"esco": [ESCO + "50b100ea-74fd-4706-99db-3e4ca55e51b8",
+                               ESCO + "713fb616-118e-40bc-9366-4a69879a49d5"]},
+    "guardrails_governance": {"esco": [ESCO + "33a82b83-c838-4889-ae62-fae1317481eb"]},
+    "cost_awareness": {"esco": [ESCO + "21c5790c-0930-4d74-b3b0-84caf5af12ea",
+                                ESCO + "ab20726a-14dd-4536-9aa1-6166bc1a5832"], "onet": ["2.B.5.b"]},
+    "copilot_building": {"esco": [ESCO + "fff0e2cd-d0bd-4b02-9daf-158b79d9688a"], "onet": ["2.B.3.b"]},
 }
 
 

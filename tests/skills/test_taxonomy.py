@@ -187,7 +187,7 @@ def test_shipped_taxonomy_public_ids_and_their_sources_agree() -> None:
 def test_external_ids_round_trip_in_order() -> None:
     data = _valid()
     data["skills"][0]["external_ids"] = {
-        "lightcast": ["KS1200364C9C1LK3V5Q1"], "onet": ["2.A.1.c", "4.A.2.a.4.I09.D02"],
+        "lightcast": ["KS000TEST000"], "onet": ["2.A.1.c", "4.A.2.a.4.I09.D02"],
         "esco": ["http://data.europa.eu/esco/skill/00090cc1-1f27-439e-a4e0-19a87a501bfc"],
     }
     skill = parse_taxonomy(data).skill("prompting")

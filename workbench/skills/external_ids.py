@@ -7,7 +7,7 @@ A skill in a taxonomy may carry ``external_ids``::
       external_ids:
         esco: [http://data.europa.eu/esco/skill/<uuid>]   # ESCO skill/competence or knowledge concept URIs
         onet: [2.A.2.a]                                    # O*NET content model element ids
-        lightcast: [KS...]                                 # Lightcast Open Skills ids
+        lightcast: [<id>]                                  # Lightcast Open Skills ids
 
 Every list is optional. The formats checked:
 
@@ -17,8 +17,9 @@ Every list is optional. The formats checked:
   (Programming), ``2.C.3.a`` (a knowledge area) or ``4.A.2.a.4`` (a generalized work activity); the intermediate
   and detailed work activity ids built on them (``4.A.2.a.4.I09``, ``4.A.2.a.4.I09.D02``) are accepted too.
   O*NET-SOC occupation codes (``15-2051.00``) are *not* skill ids and are refused.
-* ``lightcast``: a Lightcast (formerly Emsi) Open Skills id: two capital letters then 8 to 30 capital letters or
-  digits (``KS...`` for skills, ``ES...`` for some specialised ones). Only the shape is checked.
+* ``lightcast``: a Lightcast (formerly Emsi) Open Skills id, as Lightcast's Skills API returns it. Their exact
+  format could not be checked against a public source when this was written, so the check is loose: 2 to 40
+  letters and digits (no spaces, dashes or URLs).
 
 The reports export them (``report.json`` ``skills``, ``skill_external_ids.csv``, the HTML "About" tab). Where the
 ids of the shipped taxonomy come from: ``datasets/skills/EXTERNAL_IDS.md``.
@@ -36,7 +37,7 @@ FRAMEWORKS: tuple[str, ...] = ("esco", "onet", "lightcast")
 
 _ESCO = re.compile(r"^http://data\.europa\.eu/esco/skill/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ONET = re.compile(r"^[1-7]\.[A-Z](\.(?:[a-z]|[0-9]{1,2}))*(\.I[0-9]{2}(\.D[0-9]{2})?)?$")
-_LIGHTCAST = re.compile(r"^[A-Z]{2}[0-9A-Z]{8,30}$")
+_LIGHTCAST = re.compile(r"^[A-Za-z0-9]{2,40}$")
 
 
 def _esco(value: str) -> str:
@@ -60,8 +61,8 @@ def _onet(value: str) -> str:
 def _lightcast(value: str) -> str:
     if not _LIGHTCAST.match(value):
         raise ValueError(
-            f"'{value}' is not a Lightcast skill id: use the id from Lightcast Open Skills, e.g. KS followed by "
-            "capital letters and digits"
+            f"'{value}' is not a Lightcast skill id: use the skill's id from Lightcast Open Skills "
+            "(letters and digits only, as the Skills API returns it)"
         )
     return value
 

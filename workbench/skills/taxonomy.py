@@ -18,7 +18,7 @@ Format::
       - id: critique_review
         ...
         external_ids:            # optional: the skill's public ids (see workbench/skills/external_ids.py)
-          onet: [2.A.2.a]        # also esco: [http://data.europa.eu/esco/skill/<uuid>], lightcast: [KS...]
+          onet: [2.A.2.a]        # also esco: [http://data.europa.eu/esco/skill/<uuid>], lightcast: [<id>]
     roles:
       - id: copilot_builder
         name: Copilot builder
@@ -316,7 +316,7 @@ def _hint(loc: Loc, kind: str) -> str:
     if head == "skills" and "external_ids" in loc:
         return (
             "external_ids takes the lists esco (http://data.europa.eu/esco/skill/<uuid>), onet (content model "
-            "element ids such as 2.A.2.a) and lightcast (KS... ids); see workbench/skills/external_ids.py"
+            "element ids such as 2.A.2.a) and lightcast (Open Skills ids); see workbench/skills/external_ids.py"
         )
     if kind == "missing":
         return f"add the required field '{loc[-1]}'"

@@ -13,7 +13,10 @@ Also the unhappy paths a learner meets: an unknown playbook, a corrupted progres
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -191,6 +194,29 @@ def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page,
 
     # The notebook lives in the learner's workspace, with their (pseudonymous) context injected.
     assert (lab_server.root / "workbench" / PB / f"{PB}.ipynb").is_file()
+
+
+def test_a_saved_widget_output_whose_kernel_is_gone_says_so_without_errors(page: Page, lab_server: Any) -> None:
+    """Reopening a notebook saved with a widget's output, under a fresh kernel: a note, no console error."""
+    saved = {"cells": [{
+        "cell_type": "code", "id": "w1", "execution_count": 3, "metadata": {},
+        "source": "from workbench.widgets import PlaygroundWidget\nPlaygroundWidget('workbench-tiny')",
+        "outputs": [{"output_type": "execute_result", "execution_count": 3, "metadata": {}, "data": {
+            "application/vnd.jupyter.widget-view+json": {"model_id": "0f3c9a3ad1b64c0c9d0b6b1b7c2e5a11",
+                                                         "version_major": 2, "version_minor": 1},
+            "text/plain": "PlaygroundWidget(...)"}}],
+    }], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}  # fmt: skip
+    path = lab_server.root / "saved-widget.ipynb"
+    path.write_text(json.dumps(saved))
+    # Saved by the learner's own lab, so trusted (untrusted outputs never reach the widgets renderer).
+    subprocess.run([sys.executable, "-m", "jupyter", "trust", str(path)], env=lab_server.env, check=True,
+                   capture_output=True)  # fmt: skip
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'saved-widget.ipynb'})")
+    page.wait_for_function(KERNEL_READY, timeout=120000)
+    note = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .wb-SavedWidget")
+    expect(note).to_contain_text("run the cell again", timeout=30000)
+    assert not page.wb_console_errors, page.wb_console_errors
 
 
 def test_bad_input_and_a_server_restart_show_clear_messages(page: Page, lab_server: Any) -> None:

@@ -7,6 +7,7 @@ import { IStateDB } from '@jupyterlab/statedb';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { TeamReportView } from './heatmap';
+import { guardSavedWidgetOutputs } from './savedwidgets';
 import { WorkbenchSidebar } from './sidebar';
 
 /** Command ids (namespace:verb). */
@@ -79,6 +80,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       loadOnce();
     }
     addTeamReport(app, palette, restorer);
+    guardSavedWidgetOutputs(app);
 
     app.commands.addCommand(CommandIDs.open, {
       label: 'Open Workbench',

@@ -170,6 +170,7 @@ def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page,
     expect(task_output).to_contain_text(repr(MY_QUESTION))
     task_output.scroll_into_view_if_needed()  # the task's checks, under the widget's run
     expect(message).to_be_hidden()  # the "Started" banner went away on its own
+    sidebar.locator(".wb-CurrentSection").scroll_into_view_if_needed()  # the checklist, beside the notebook
     screenshot(page, "workbench-learner-light.png")
     set_theme(page, "JupyterLab Dark")
     screenshot(page, "workbench-learner-dark.png")

@@ -152,6 +152,9 @@ def test_manager_report_table_suppresses_small_teams_and_drills_down(team_server
         assert "small-team" in data["suppressed_teams"] and big not in data["suppressed_teams"]
         assert data["suppressed_label"] == "suppressed (n<5)"
         assert set(data["skill_names"]) == set(data["skills"]) and data["all_team"] == "all"
+        # The level scale (0-4 with the taxonomy's names) and the roles whose targets the panel can compare with.
+        assert [(lv["level"], lv["name"]) for lv in data["levels"]][::4] == [(0, "none"), (4, "expert")]
+        assert "copilot_builder" in {r["id"] for r in data["roles"]} and data["role"] is None
         rows = {(r["team"], r["skill"]): r for r in data["teams"]}
         assert {t for t, _ in rows} >= {big, "small-team", "all"}
         small = [r for (t, _), r in rows.items() if t == "small-team"]

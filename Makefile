@@ -27,7 +27,7 @@ PYTEST_ARGS ?=
 #: Extra arguments for `make lab`, e.g. LAB_ARGS='--WorkbenchApp.manager_users=ana'.
 LAB_ARGS ?=
 
-.PHONY: labext help install install-test demo test test-offline test-fast test-latest lock bench lint lab clean browsers lrs
+.PHONY: labext help install install-test chp demo test test-offline test-fast test-latest lock bench lint lab clean browsers lrs
 
 help:
 	@echo "make demo       create $(VENV), install, run 'workbench demo' on embedded defaults"
@@ -39,6 +39,7 @@ help:
 	@echo "make bench      side-by-side benchmarks against peers (ratios printed)"
 	@echo "make lint       ruff and mypy"
 	@echo "make lab        start JupyterLab with the Workbench extension (jupyter_config.py)"
+	@echo "make chp        configurable-http-proxy (npm) into .npm-chp/ for JupyterHub (extensions/jupyterhub)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +58,18 @@ $(VENV)/.stamp-test: $(STAMP) pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
-install-test: $(VENV)/.stamp-test browsers lrs
+install-test: $(VENV)/.stamp-test browsers lrs chp
+
+# JupyterHub's proxy (configurable-http-proxy, from npm) for the hub test, in a repo-local prefix (git-ignored),
+# never globally: tests/browser/test_workbench_hub.py finds it in $(CHP_PREFIX)/node_modules/.bin.
+CHP_SPEC ?= configurable-http-proxy@5.3.0
+CHP_PREFIX ?= .npm-chp
+chp: $(CHP_PREFIX)/.stamp
+
+$(CHP_PREFIX)/.stamp: Makefile
+	npm install --silent --no-audit --no-fund --prefix $(CHP_PREFIX) $(CHP_SPEC)
+	$(CHP_PREFIX)/node_modules/.bin/configurable-http-proxy --version
+	touch $@
 
 # A real learning record store for the xAPI tests (Ralph), in its own venv: its pins conflict with Workbench's.
 LRS_VENV ?= .venv-lrs
@@ -133,4 +145,4 @@ labext: install
 	cd extensions/lab && PATH=$(abspath $(BIN)):$$PATH jlpm install && PATH=$(abspath $(BIN)):$$PATH jlpm build
 
 clean:
-	rm -rf $(VENV) .venv-latest .venv-lock .venv-lrs .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) .venv-latest .venv-lock .venv-lrs .npm-chp .pytest_cache .mypy_cache .ruff_cache build dist

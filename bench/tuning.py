@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/tuning.py [--steps 30] [--threads 1] [--quick] [--only smollm2-135m] [--json]
+    python bench/tuning.py [--steps 30] [--threads 1] [--quick] [--only smollm2-135m] [--device cuda] [--json]
 
 What is measured, one run each, every measurement in a fresh Python process:
 
@@ -27,6 +27,11 @@ What is measured, one run each, every measurement in a fresh Python process:
    (with and without double quantization) and 8-bit linear layers, against 0.5 and 1 byte per parameter, and
    against the floor plus the quantization constants (QLoRA paper section 3: 4 + 0.127 bits with double
    quantization, 4 + 0.5 bits without; int8 adds one float32 scale per output row).
+
+``--device cuda`` (or another torch device kind) runs both sides of the side-by-side rows and the weight-memory
+check there; peak memory is then the device allocator's peak above the baseline
+(``torch.<device>.max_memory_allocated``), not RSS. The plan-accuracy cases stay on the CPU (the profiler's
+live-tensor peak is what they compare against).
 
 ``--quick`` skips the 110M model (built once, 420 MB, and cached under ``<models_dir>``, i.e.
 ``$WORKBENCH_CACHE_DIR/models``). Results go to ``bench/results/tuning.json``. Timings on a shared 2-core
@@ -63,8 +68,18 @@ MIB = 2**20
 # --- workers (run in fresh processes) --------------------------------------------------------------------------
 
 
-def _baseline() -> int:
-    """Import everything, warm torch up, release freed memory, reset the peak: the RSS a run starts from."""
+def _accelerator(device: str) -> Any:
+    """``torch.cuda`` (etc.) for an accelerator device kind, ``None`` for the CPU."""
+    import torch
+
+    return None if device == "cpu" else getattr(torch, device)
+
+
+def _baseline(device: str = "cpu") -> int:
+    """Import everything, warm torch up, release freed memory, reset the peak: the memory a run starts from.
+
+    On the CPU that is the process's RSS; on an accelerator, the device allocator's bytes in use.
+    """
     import bitsandbytes  # noqa: F401
     import peft  # noqa: F401
     import torch
@@ -72,6 +87,11 @@ def _baseline() -> int:
 
     from workbench.tuning.memory import current_rss, release_freed_memory, reset_peak_rss
 
+    acc = _accelerator(device)
+    if acc is not None:
+        acc.synchronize()
+        acc.reset_peak_memory_stats()
+        return int(acc.memory_allocated())
     x = torch.randn(64, 64, requires_grad=True)
     (x @ x).sum().backward()
     release_freed_memory()
@@ -90,15 +110,20 @@ def _rates(starts: list[float], ends: list[float]) -> dict[str, float]:
     }
 
 
-def _peak_delta(base: int) -> int:
+def _peak_delta(base: int, device: str = "cpu") -> int:
     from workbench.tuning.memory import current_rss, peak_rss
 
+    acc = _accelerator(device)
+    if acc is not None:
+        acc.synchronize()
+        return int(acc.max_memory_allocated()) - base
     return (peak_rss() or current_rss()) - base
 
 
 def worker_workbench(spec: dict[str, Any]) -> dict[str, Any]:
-    """Train with ``workbench.tuning.train``; steps/s and peak RSS."""
-    base = _baseline()
+    """Train with ``workbench.tuning.train``; steps/s and peak memory."""
+    device = spec.get("device", "cpu")
+    base = _baseline(device)
     from workbench.tuning import TrainingCallback, load_config, train
 
     config = load_config(HOUSE / f"{spec['method']}.yaml").replace(
@@ -110,6 +135,7 @@ def worker_workbench(spec: dict[str, Any]) -> dict[str, Any]:
             "training.eval_every": 0,
             "training.save_every": 0,
             "evaluation.enabled": False,
+            "device": device,
         }
     )
     starts: list[float] = []
@@ -127,7 +153,7 @@ def worker_workbench(spec: dict[str, Any]) -> dict[str, Any]:
     result = train(config, callbacks=[Timer()])
     return {
         **_rates(starts, ends),
-        "peak_rss_delta": _peak_delta(base),
+        "peak_rss_delta": _peak_delta(base, device),
         "first_loss": losses[0],
         "last_loss": losses[-1],
         "status": result.status,
@@ -139,7 +165,8 @@ def worker_trainer(spec: dict[str, Any]) -> dict[str, Any]:
     # The editable install puts the repository root on sys.path, where the data folder datasets/ looks like
     # a namespace package called "datasets"; Trainer would take it for Hugging Face datasets and crash.
     sys.modules.setdefault("datasets", None)  # type: ignore[arg-type]
-    base = _baseline()
+    device = spec.get("device", "cpu")
+    base = _baseline(device)
     import warnings
 
     import torch
@@ -173,11 +200,11 @@ def worker_trainer(spec: dict[str, Any]) -> dict[str, Any]:
             else BitsAndBytesConfig(load_in_8bit=True)
         )
         model = AutoModelForCausalLM.from_pretrained(
-            path, quantization_config=q, device_map="cpu", dtype=torch.float32
+            path, quantization_config=q, device_map=device, dtype=torch.float32
         )
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     else:
-        model = AutoModelForCausalLM.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, device_map=device)
     torch.manual_seed(0)
     model = get_peft_model(
         model,
@@ -206,7 +233,7 @@ def worker_trainer(spec: dict[str, Any]) -> dict[str, Any]:
         logging_steps=1,
         save_strategy="no",
         report_to=[],
-        use_cpu=True,
+        use_cpu=device == "cpu",
         seed=0,
         dataloader_num_workers=0,
         disable_tqdm=True,
@@ -224,7 +251,7 @@ def worker_trainer(spec: dict[str, Any]) -> dict[str, Any]:
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return {
         **_rates(starts, ends),
-        "peak_rss_delta": _peak_delta(base),
+        "peak_rss_delta": _peak_delta(base, device),
         "first_loss": losses[0],
         "last_loss": losses[-1],
         "status": "completed",
@@ -291,6 +318,7 @@ def worker_floor(spec: dict[str, Any]) -> dict[str, Any]:
     from workbench.tuning.memory import quantized_weight_bytes
 
     quiet_bitsandbytes()
+    device = spec.get("device", "cpu")
     loads = {
         "nf4+dq": BitsAndBytesConfig(
             load_in_4bit=True,
@@ -309,7 +337,7 @@ def worker_floor(spec: dict[str, Any]) -> dict[str, Any]:
     out["fp32_footprint_bytes"] = fp32.get_memory_footprint()
     del fp32
     for name, q in loads.items():
-        model = AutoModelForCausalLM.from_pretrained(spec["model"], quantization_config=q, device_map="cpu")
+        model = AutoModelForCausalLM.from_pretrained(spec["model"], quantization_config=q, device_map=device)
         counts = quantized_weight_bytes(model)
         n = counts["quantized_params"]
         floor = 0.5 if name.startswith("nf4") else 1.0
@@ -404,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", help="side-by-side rows for these models only (workbench-tiny,llama-110m,smollm2-135m)"
     )
+    parser.add_argument(
+        "--device", default="cpu", help="torch device kind for the side-by-side rows and weight memory (cuda, ...)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -427,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps": args.steps,
         "big_steps": args.big_steps,
         "threads": args.threads,
+        "device": args.device,
         "side_by_side": {},
         "plan": {},
     }
@@ -438,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         big = str(_big_model(cache))
 
     runs = [("workbench-tiny", None, args.steps)] + ([("llama-110m", big, args.big_steps)] if big else [])
-    if not args.quick:  # the default model, pretrained, with its own tokenizer and chat template
+    if not args.quick and (not args.only or "smollm2-135m" in args.only.split(",")):  # the default model
         from workbench.models import prepare_builtin
 
         runs.append(("smollm2-135m", str(prepare_builtin("smollm2-135m-instruct")), args.big_steps))
@@ -448,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
         for method in METHODS:
             row: dict[str, Any] = {}
             for impl in ("workbench", "trainer"):
-                spec = {"method": method, "steps": steps, "out": str(work / f"{impl}-{label}-{method}")}
+                spec = {"method": method, "steps": steps, "out": str(work / f"{impl}-{label}-{method}"),
+                        "device": args.device}  # fmt: skip
                 if model:
                     spec["model"] = model
                 row[impl] = _run_worker(impl, spec, args.threads, data_dir)
@@ -471,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
                  "optimizer": "adamw8bit"},
             )
         )  # fmt: skip
-        results["floor"] = _run_worker("floor", {"model": big}, args.threads, data_dir)
+        results["floor"] = _run_worker("floor", {"model": big, "device": args.device}, args.threads, data_dir)
     for name, spec in plan_cases:
         results["plan"][name] = _run_worker("tensorpeak", spec, args.threads, data_dir)
     results["seconds"] = round(time.perf_counter() - started, 1)
@@ -493,11 +526,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print(results: dict[str, Any]) -> None:
+    device = results.get("device", "cpu")
     print(
         f"side by side: {results['steps']} steps on workbench-tiny, {results['big_steps']} on the 110M Llama, "
-        f"{results['threads']} thread(s)"
+        f"{results['threads']} thread(s), device {device}"
     )
-    print(f"{'model/method':<24} {'impl':<10} {'steps/s':>8} {'peak RSS':>10} {'loss first->last':>18}")
+    peak = "peak RSS" if device == "cpu" else f"peak {device}"
+    print(f"{'model/method':<24} {'impl':<10} {'steps/s':>8} {peak:>10} {'loss first->last':>18}")
     for method, row in results["side_by_side"].items():
         for impl in ("workbench", "trainer"):
             r = row[impl]

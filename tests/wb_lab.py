@@ -181,7 +181,8 @@ def lab_page(browser: Any, lab: Lab, *, width: int = 1400, height: int = 900) ->
     """A fresh browser context on the lab (workspace reset), ready once the launcher shows.
 
     Uncaught page errors raised while the test runs fail it after the ``with`` block. A test that breaks the
-    server on purpose lists the messages that causes in ``page.wb_expected_errors`` (substrings). Kernels the
+    server on purpose lists the messages that causes in ``page.wb_expected_errors`` (substrings). Messages the
+    page logs with ``console.error`` are kept in ``page.wb_console_errors`` for tests that assert a clean console. Kernels the
     page started are shut down at the end; errors JupyterLab raises while *that* shutdown cancels in-flight kernel
     requests are the fixture's own doing and do not count.
     """
@@ -190,6 +191,8 @@ def lab_page(browser: Any, lab: Lab, *, width: int = 1400, height: int = 900) ->
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.wb_errors = errors
+    page.wb_console_errors = console_errors = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     page.wb_expected_errors = []
     during_test: list[str] = []
     try:

@@ -1,13 +1,15 @@
-"""A manager in real JupyterLab: the sidebar's team skills-gap report, small teams suppressed, drill-down to evidence.
+"""A manager in real JupyterLab: the sidebar's report summary, the team heatmap panel, small teams hidden, drill-down.
 
 The lab's owner (``mia``) is in ``WorkbenchApp.manager_users``; its telemetry store holds the demo cohort
-(``datasets/skills/demo-cohort.yaml``, 30 learners: two regular teams and a 3-person team below the minimum group
-size of 5), written through the public ``workbench.skills.generate_cohort``. The learner's view (no report) is
-checked in test_workbench_ui.py.
+(``datasets/skills/demo-cohort.yaml``, 60 learners in five teams with roles, plus a 3-person team below the
+minimum group size of 5), written through the public ``workbench.skills.generate_cohort``. The learner's view (no
+report) is checked in test_workbench_ui.py. Screenshots of the panel in the light and the dark theme are kept in
+test-artifacts/ (linked from the README).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +32,7 @@ def cohort_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, 
 
     lab = make_lab(tmp_path_factory.mktemp("manager-lab"), learner=MANAGER,
                    args=[f"--WorkbenchApp.manager_users={MANAGER}"])  # fmt: skip
-    cohort = generate_cohort(lab.store_url, load_cohort_spec("demo-cohort"), learners=30,
+    cohort = generate_cohort(lab.store_url, load_cohort_spec("demo-cohort"), learners=60, teams=5,
                              playbooks=task_skill_weights())
     with running(lab):
         yield lab, cohort
@@ -50,89 +52,130 @@ def api(lab: Lab, path: str, **params: str) -> Any:
     return response.json()
 
 
-def widen_sidebar(page: Page, by: int) -> None:
-    """Drag the left sidebar's edge, as a person would to read a wide table."""
-    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
-    box = handle.bounding_box()
-    assert box is not None
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + by, y, steps=5)
-    page.mouse.up()
+def set_theme(page: Page, theme: str) -> None:
+    """Switch JupyterLab's theme (``JupyterLab Light`` / ``JupyterLab Dark``) and wait until it applies."""
+    light = "true" if "Light" in theme else "false"
+    page.evaluate("(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme)
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'", timeout=30000)
+    page.wait_for_timeout(300)  # the theme's CSS variables settle
 
 
-def test_manager_sees_team_heatmap_with_small_team_suppressed_and_drills_down(
+def background(locator: Any) -> str:
+    return str(locator.evaluate("(n) => getComputedStyle(n).backgroundColor"))
+
+
+def test_manager_opens_the_team_heatmap_panel_sees_every_team_and_gap_colours_and_drills_down(
     page: Page, cohort_lab: tuple[Lab, Any]
 ) -> None:
     lab, cohort = cohort_lab
     sizes = Counter(person["team"] for person in cohort.roster)
-    assert sizes["small-team"] == 3 and sum(1 for t, n in sizes.items() if n >= 5) >= 2
+    assert sizes["small-team"] == 3 and sum(1 for t, n in sizes.items() if n >= 5) == 5
     report = api(lab, "report")
-    skills = report["skills"]
+    skills, names = report["skills"], report["skill_names"]
 
+    # The sidebar keeps a summary: counts, the three largest gaps, and the button to the full heatmap.
     page.locator('.jp-SideBar li[data-id="workbench-sidebar"]').click()
     sidebar = page.locator("#workbench-sidebar")
     section = sidebar.locator(".wb-ReportSection")
     expect(section).to_be_visible(timeout=60000)  # the role allows it
-    heatmap = section.locator("table.wb-Heatmap")
-    expect(heatmap).to_be_visible(timeout=90000)
     expect(section.locator(".wb-ReportCounts")).to_have_text(
-        f"{len(cohort.roster)} learners, {report['summary']['counts']['events']} events.")
+        f"{len(cohort.roster)} learners, {report['summary']['counts']['events']} events.", timeout=90000)
     expect(section.locator(".wb-Note", has_text="small-team")).to_contain_text("suppressed (n<5)")
+    top = report["summary"]["largest_gaps"][:3]
+    expect(section.locator(".wb-Gaps li")).to_have_count(len(top))
+    expect(section.locator(".wb-Gaps li").first).to_contain_text(names[top[0]["skill"]])
+    expect(section.locator("table.wb-Heatmap")).to_have_count(0)  # the table lives in the main area now
+    open_button = section.locator("button.wb-OpenReport")
+    assert "jp-Button" in (open_button.get_attribute("class") or "")
+    open_button.click()
 
-    # One row per skill of the taxonomy, one column per team (and everyone): the report's table, drawn.
+    # The panel: every team's column on screen at the default sidebar width, one row per skill.
+    panel = page.locator(".jp-MainAreaWidget#workbench-team-report")
+    heatmap = panel.locator("table.wb-Heatmap")
+    expect(heatmap).to_be_visible(timeout=90000)
+    expect(page.locator(".lm-TabBar-tab.jp-mod-current")).to_contain_text("Team skills heatmap")
     expect(heatmap.locator("tbody tr")).to_have_count(len(skills))
-    expect(heatmap.locator("tbody tr").first.locator("th")).to_have_text(report["skill_names"][skills[0]])
-    for team, size in sizes.items():
+    expect(heatmap.locator("tbody tr").first.locator("th")).to_have_text(names[skills[0]])
+    # The palette command reveals the same panel rather than opening a second one.
+    page.evaluate("() => window.jupyterapp.commands.execute('workbench:open-team-report')")
+    expect(page.locator(".jp-MainAreaWidget#workbench-team-report")).to_have_count(1)
+    for team, size in [*sizes.items(), ("all", len(cohort.roster))]:
         header = heatmap.locator(f'th.wb-HeatTeam[data-team="{team}"]')
-        expect(header).to_contain_text(team)
-        if team != "small-team":
+        expect(header).to_be_in_viewport(ratio=1)
+        expect(header).to_contain_text("all teams" if team == "all" else team)
+        if team not in ("small-team", "all"):
             expect(header).to_contain_text(f"n={size}")
-    expect(heatmap.locator('th.wb-HeatTeam[data-team="all"]')).to_contain_text("all teams")
+    expect(heatmap.locator("tbody tr").first.locator('td[data-team="small-team"]')).to_be_in_viewport(ratio=1)
 
-    # The 3-person team is suppressed in every cell: no numbers, nothing to click.
-    small_header = heatmap.locator('th.wb-HeatTeam[data-team="small-team"]')
-    expect(small_header).to_contain_text("suppressed (n<5)")
-    small_cells = heatmap.locator('td.wb-HeatCell[data-team="small-team"]')
-    expect(small_cells).to_have_count(len(skills))
+    # The legend: the taxonomy's level scale with its names, what Target and Gap are, the colours.
+    legend = panel.locator(".wb-Legend")
+    for level in report["levels"]:
+        expect(legend.locator(f'.wb-LevelScale li[data-level="{level["level"]}"]')).to_have_text(
+            f"{level['level']} {level['name']}")
+    expect(legend).to_contain_text("Gap = target − level")
+    expect(legend).to_contain_text("hidden: fewer than 5 learners")
+
+    # Every shown cell: the server's level, target and gap; red below target, green at or above it.
+    rows = {(r["team"], r["skill"]): r for r in report["teams"]}
+    big = max((t for t in sizes if t != "small-team"), key=sizes.__getitem__)
+    for skill in skills:
+        row = rows[(big, skill)]
+        cell = heatmap.locator(f'td.wb-HeatCell[data-team="{big}"][data-skill="{skill}"]')
+        expect(cell.locator(".wb-HeatLevel")).to_have_text(f"{row['level']:.1f}")
+        assert f"target {row['target']:.1f}, gap {row['gap']:.1f}" in (cell.get_attribute("title") or ""), skill
+        expect(cell).to_have_class(re.compile("wb-Heat-below" if row["gap"] > 0 else "wb-Heat-met"))
+    below, met = heatmap.locator("td.wb-Heat-below"), heatmap.locator("td.wb-Heat-met")
+    n_below = sum(1 for r in report["teams"] if r["gap"] is not None and r["gap"] > 0)
+    n_met = sum(1 for r in report["teams"] if r["gap"] is not None and r["gap"] <= 0)
+    assert n_below and n_met, "the seeded cohort has cells on both sides of their targets"
+    expect(below).to_have_count(n_below)
+    expect(met).to_have_count(n_met)
+    red, green = background(below.first), background(met.first)
+    assert red != green and "rgba(0, 0, 0, 0)" not in (red, green), (red, green)
+    screenshot(page, "workbench-manager-heatmap-light.png")
+    set_theme(page, "JupyterLab Dark")
+    assert background(below.first) != red  # the colours follow the theme's variables
+    screenshot(page, "workbench-manager-heatmap-dark.png")
+    set_theme(page, "JupyterLab Light")
+
+    # A suppressed cell says why it shows nothing.
+    small = heatmap.locator('td.wb-HeatCell[data-team="small-team"]')
     expect(heatmap.locator('td.wb-HeatCell[data-team="small-team"][data-suppressed="true"]')).to_have_count(
         len(skills))
-    assert set(small_cells.all_inner_texts()) == {"–"}
-    assert (small_cells.first.get_attribute("title") or "").endswith("small-team · " + report["skill_names"][skills[0]]
-                                                                      + ": suppressed (n<5)")
+    assert set(small.all_inner_texts()) == {"–"}
+    small.first.click()
+    drill = panel.locator(".wb-Drill")
+    expect(drill.locator(".wb-DrillTitle")).to_contain_text(
+        f"small-team · {names[skills[0]]}: hidden: fewer than 5 learners")
 
-    # Every shown cell carries the server's level for that team and skill, coloured by the gap to target.
-    big = max((t for t in sizes if t != "small-team"), key=sizes.__getitem__)
-    shown = {r["skill"]: r for r in report["teams"] if r["team"] == big and not r["suppressed"]}
-    assert shown, report["teams"]
-    for skill, row in shown.items():
-        cell = heatmap.locator(f'td.wb-HeatCell[data-team="{big}"][data-skill="{skill}"]')
-        expect(cell).to_have_text(f"{row['level']:.1f}")
-        assert "rgba(" in (cell.get_attribute("style") or ""), skill
-    gapped = max(shown.values(), key=lambda r: r["gap"] if r["gap"] is not None else -9)
-
-    # Drill down: click the team's widest gap; its newest evidence is listed, as the server has it.
-    widen_sidebar(page, 320)
+    # Drill down: the team's widest gap lists its newest evidence, as the server has it.
+    gapped = max((rows[(big, s)] for s in skills), key=lambda r: r["gap"])
     cell = heatmap.locator(f'td.wb-HeatCell[data-team="{big}"][data-skill="{gapped["skill"]}"]')
     cell.click()
-    expect(cell).to_have_class("wb-HeatCell wb-Selected")
+    expect(cell).to_have_class(re.compile("wb-Selected"))
     evidence = api(lab, "report/evidence", team=big, skill=gapped["skill"])
-    drill = section.locator(".wb-Drill")
     expect(drill.locator(".wb-DrillTitle")).to_contain_text(
         f"{big} · {evidence['skill_name']}: {evidence['n']} evidence items", timeout=60000)
-    rows = drill.locator("tr.wb-EvidenceItem")
-    expect(rows).to_have_count(len(evidence["items"]))
-    assert [rows.nth(i).get_attribute("data-event-id") for i in range(rows.count())] == [
+    items = drill.locator("tr.wb-EvidenceItem")
+    expect(items).to_have_count(len(evidence["items"]))
+    assert [items.nth(i).get_attribute("data-event-id") for i in range(items.count())] == [
         item["event_id"] for item in evidence["items"]]
-    first = evidence["items"][0]
-    expect(rows.first).to_contain_text(f"{first['outcome']:.2f}")
-    expect(rows.first).to_contain_text(str(first["playbook"]))
-    cell.scroll_into_view_if_needed()
-    screenshot(page, "workbench-manager-report.png")
-
-    # Clicking a suppressed cell opens nothing; closing the drill-down empties it.
-    small_cells.first.click()
-    expect(drill.locator(".wb-DrillTitle")).to_contain_text(big)
+    expect(items.first).to_contain_text(f"{evidence['items'][0]['outcome']:.2f}")
     drill.locator("button.wb-CloseDrill").click()
     expect(drill).to_be_empty()
+
+    # Targets of one role for everyone: cells without a target for that role say so ("–", with the reason).
+    as_analyst = api(lab, "report", role="support_analyst")
+    untargeted = [r for r in as_analyst["teams"] if r["target"] is None and r["level"] is not None]
+    assert untargeted
+    panel.locator("select.wb-TargetRole").select_option("support_analyst")
+    first = untargeted[0]
+    plain = heatmap.locator(f'td.wb-HeatCell[data-team="{first["team"]}"][data-skill="{first["skill"]}"]')
+    expect(plain).to_have_class(re.compile("wb-Heat-notarget"), timeout=60000)
+    expect(plain.locator(".wb-HeatGap")).to_have_text("no target")
+    assert "target –, gap –: no role target" in (plain.get_attribute("title") or "")
+    expect(heatmap.locator("td.wb-Heat-met")).to_have_count(
+        sum(1 for r in as_analyst["teams"] if r["gap"] is not None and r["gap"] <= 0))
+    expect(legend).to_contain_text("the targets of the Support analyst role")
+    assert not page.wb_console_errors, page.wb_console_errors
+

@@ -3,18 +3,25 @@
 The walk-through of issue #9: open the lab, open the sidebar, see the catalog (and no manager report), start the
 prompting playbook, run its cells, use Task 1's playground widget (own prompt, Run, streamed reply and metrics),
 run the task cell that checks that run, and see the task checked and the progress updated; the widget's run is
-recorded as a generation of the task in the telemetry store. A screenshot is kept in test-artifacts/.
+recorded as a generation of the task in the telemetry store. Issue #21: cards name their skills (the filtered one
+highlighted), the filters show whole names, the "Started" banner goes away, the notebook is not marked modified
+on opening, a reload keeps the current playbook, and the console stays free of errors. Screenshots of the
+walk-through in the light and the dark theme are kept in test-artifacts/ (linked from the README).
 
 Also the unhappy paths a learner meets: an unknown playbook, a corrupted progress record, a server restart.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
-from wb_lab import KERNEL_READY, screenshot
+from wb_lab import KERNEL_READY, TOKEN, screenshot
 
 from workbench.telemetry import open_store
 
@@ -25,8 +32,28 @@ MY_QUESTION = "My laptop will not start after the update."
 
 
 def open_sidebar(page: Page) -> None:
-    page.locator('.jp-SideBar li[data-id="workbench-sidebar"]').click()
+    page.evaluate("() => window.jupyterapp.restored")  # the layout (a sidebar left open) is back
+    if not page.locator("#workbench-sidebar").is_visible():
+        page.locator('.jp-SideBar li[data-id="workbench-sidebar"]').click()
     expect(page.locator("#workbench-sidebar")).to_be_visible()
+
+
+def select_shows_whole_names(select: Any) -> bool:
+    """Whether a select is wide enough for its longest option (text width plus the arrow's padding)."""
+    return bool(select.evaluate("""(s) => {
+      const ctx = document.createElement('canvas').getContext('2d');
+      ctx.font = getComputedStyle(s).font;
+      const widest = Math.max(...Array.from(s.options).map(o => ctx.measureText(o.text).width));
+      return widest + 33 <= s.clientWidth;
+    }"""))
+
+
+def set_theme(page: Page, theme: str) -> None:
+    """Switch JupyterLab's theme (``JupyterLab Light`` / ``JupyterLab Dark``) and wait until it applies."""
+    light = "true" if "Light" in theme else "false"
+    page.evaluate("(theme) => window.jupyterapp.commands.execute('apputils:change-theme', {theme})", theme)
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'", timeout=30000)
+    page.wait_for_timeout(300)  # the theme's CSS variables settle
 
 
 def run_through(page: Page, marker: str, *, above: bool = True) -> None:
@@ -73,26 +100,39 @@ def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page,
     expect(card).to_be_visible(timeout=60000)
     expect(card).to_contain_text("Prompting fundamentals")
 
-    # Filters: a skill the playbook does not train hides it; back to any skill shows it again.
+    # Cards name their skills as the filters do (not raw ids); the filters show whole names.
+    expect(card.locator('.wb-Chip[data-skill="prompting"]')).to_have_text("Prompting")
+    for select in ("select.wb-FilterSkill", "select.wb-FilterRole"):
+        assert select_shows_whole_names(sidebar.locator(select)), select
+    assert "jp-Button" in (card.locator("button.wb-StartButton").get_attribute("class") or "")
+
+    # Filters: a skill the playbook does not train hides it; a card that matches shows that skill first,
+    # highlighted; back to any skill shows the playbook again.
     sidebar.locator("select.wb-FilterSkill").select_option("fine_tuning")
     expect(card).to_be_hidden()
-    expect(sidebar.locator('.wb-PlaybookCard[data-playbook-id="qlora-finetuning"]')).to_be_visible()
+    qlora = sidebar.locator('.wb-PlaybookCard[data-playbook-id="qlora-finetuning"]')
+    expect(qlora).to_be_visible()
+    expect(qlora.locator(".wb-Chip").first).to_have_text("Fine-tuning")
+    expect(qlora.locator(".wb-Chip.wb-mod-match")).to_have_count(1)
     sidebar.locator("select.wb-FilterSkill").select_option("")
     sidebar.locator("select.wb-FilterRole").select_option("support_analyst")
     expect(card).to_be_visible()
+    expect(sidebar.locator(".wb-Chip.wb-mod-match")).to_have_count(0)
 
     card.locator("button.wb-StartButton").click()
-    expect(sidebar.locator(".wb-Message")).to_contain_text("Started", timeout=60000)
+    message = sidebar.locator(".wb-Message")
+    expect(message).to_contain_text("Started", timeout=60000)
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
     expect(notebook).to_be_visible(timeout=60000)
-    expect(page.locator(".jp-mod-current .jp-TabBar-tabLabel, .lm-TabBar-tab.jp-mod-current")).to_contain_text(
-        f"{PB}.ipynb")
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current")
+    expect(tab).to_contain_text(f"{PB}.ipynb")
     checklist = sidebar.locator(".wb-Checklist")
     expect(checklist.locator(".wb-Task")).to_have_count(8, timeout=30000)
     expect(sidebar.locator(".wb-ProgressText")).to_contain_text("0 / 8")
     expect(sidebar.locator(".wb-ReportSection")).to_be_hidden()  # a learner, not a manager: no team report
 
     page.wait_for_function(KERNEL_READY, timeout=120000)
+    expect(tab).not_to_have_class(re.compile("jp-mod-dirty"))  # opening a notebook changes nothing in it
     # Run the notebook from the top through Task 1's playground cell, as a learner would (Shift+Enter each).
     run_through(page, "PlaygroundWidget(")
     playground = notebook.locator(".wb-playground")
@@ -129,7 +169,24 @@ def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page,
     expect(task_output).to_contain_text("✓ the model generated tokens in your playground run")
     expect(task_output).to_contain_text(repr(MY_QUESTION))
     task_output.scroll_into_view_if_needed()  # the task's checks, under the widget's run
-    screenshot(page, "workbench-sidebar-progress.png")
+    expect(message).to_be_hidden()  # the "Started" banner went away on its own
+    sidebar.locator(".wb-CurrentSection").scroll_into_view_if_needed()  # the checklist, beside the notebook
+    screenshot(page, "workbench-learner-light.png")
+    set_theme(page, "JupyterLab Dark")
+    screenshot(page, "workbench-learner-dark.png")
+    set_theme(page, "JupyterLab Light")
+
+    # A reload (saved notebook, widget output included) keeps the current playbook and its progress.
+    page.keyboard.press("Control+s")
+    expect(tab).not_to_have_class(re.compile("jp-mod-dirty"), timeout=30000)
+    page.goto(f"{lab_server.url}/lab?token={TOKEN}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=120000)
+    open_sidebar(page)
+    expect(sidebar.locator(".wb-CurrentTitle")).to_have_text("Prompting fundamentals", timeout=60000)
+    expect(sidebar.locator(".wb-ProgressText")).to_contain_text("1 / 8")
+    expect(notebook.locator(".wb-playground")).to_be_visible(timeout=60000)
+    page.wait_for_function(KERNEL_READY, timeout=120000)
+    assert not page.wb_console_errors, page.wb_console_errors
 
     # The widget's run was recorded as a generation of Task 1, under the learner's pseudonym.
     with open_store(lab_server.store_url) as store:
@@ -138,6 +195,29 @@ def test_new_learner_starts_the_prompting_playbook_and_sees_progress(page: Page,
 
     # The notebook lives in the learner's workspace, with their (pseudonymous) context injected.
     assert (lab_server.root / "workbench" / PB / f"{PB}.ipynb").is_file()
+
+
+def test_a_saved_widget_output_whose_kernel_is_gone_says_so_without_errors(page: Page, lab_server: Any) -> None:
+    """Reopening a notebook saved with a widget's output, under a fresh kernel: a note, no console error."""
+    saved = {"cells": [{
+        "cell_type": "code", "id": "w1", "execution_count": 3, "metadata": {},
+        "source": "from workbench.widgets import PlaygroundWidget\nPlaygroundWidget('workbench-tiny')",
+        "outputs": [{"output_type": "execute_result", "execution_count": 3, "metadata": {}, "data": {
+            "application/vnd.jupyter.widget-view+json": {"model_id": "0f3c9a3ad1b64c0c9d0b6b1b7c2e5a11",
+                                                         "version_major": 2, "version_minor": 1},
+            "text/plain": "PlaygroundWidget(...)"}}],
+    }], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}  # fmt: skip
+    path = lab_server.root / "saved-widget.ipynb"
+    path.write_text(json.dumps(saved))
+    # Saved by the learner's own lab, so trusted (untrusted outputs never reach the widgets renderer).
+    subprocess.run([sys.executable, "-m", "jupyter", "trust", str(path)], env=lab_server.env, check=True,
+                   capture_output=True)  # fmt: skip
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:open', {path: 'saved-widget.ipynb'})")
+    page.wait_for_function(KERNEL_READY, timeout=120000)
+    note = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .wb-SavedWidget")
+    expect(note).to_contain_text("run the cell again", timeout=30000)
+    assert not page.wb_console_errors, page.wb_console_errors
 
 
 def test_bad_input_and_a_server_restart_show_clear_messages(page: Page, lab_server: Any) -> None:
@@ -149,6 +229,8 @@ def test_bad_input_and_a_server_restart_show_clear_messages(page: Page, lab_serv
     page.evaluate("() => window.jupyterapp.commands.execute('workbench:start-playbook', {id: 'no-such-playbook'})")
     expect(message).to_contain_text("unknown playbook 'no-such-playbook'", timeout=30000)
     expect(message).to_contain_text(PB)  # the hint lists the known ones
+    message.locator("button.wb-DismissMessage").click()  # errors stay until dismissed
+    expect(message).to_be_hidden()
 
     # Start (or resume) the real one, then break its progress record behind the learner's back.
     sidebar.locator(f'button.wb-StartButton[data-playbook-id="{PB}"]').click()

@@ -237,3 +237,19 @@ def test_the_session_reads_origin_from_the_newest_version_of_each_cell() -> None
     assert combine([]) == "learner"
     # A commented-out stub line is no stub.
     assert classify(["# " + stub.splitlines()[3].strip()], exercise) == "learner"
+
+
+def test_a_run_never_reuses_an_input_notebook_left_in_its_folder_by_an_earlier_run(tmp_path: Path) -> None:
+    """`playbook run --output DIR/x.ipynb` twice into one folder: the second run writes its own learner input."""
+    from workbench.playbooks.runner import prepare_run
+
+    root = write_exercise_playbook(tmp_path / "pb")
+    out = tmp_path / "runs" / "mine.ipynb"
+    out.parent.mkdir()
+    first = prepare_run(root, learner="ana", output_path=out)
+    stale = first.input_path()
+    stale.write_text('{"stale": true}')  # what an older playbook version (or a crash) left behind
+    second = prepare_run(root, learner="ana", output_path=out)
+    assert second.input_path() == stale
+    assert nbformat.reads(stale.read_text(), as_version=4).cells, "the second run executed a stale input file"
+    assert second.input_path().read_text() == stale.read_text()  # written once per run, then reused by that run

@@ -106,6 +106,32 @@ def test_manager_report_is_role_gated(team_server: Server) -> None:
         assert report.json()["summary"]["scope"] == "manager"
 
 
+def test_members_of_the_managers_group_are_managers_and_other_groups_are_not(team_server: Server) -> None:
+    # gus is named nowhere in the server's config: only his hub group (WORKBENCH_MANAGER_GROUP) makes him one.
+    with team_server.client("tok-gus") as gus, team_server.client("tok-ben") as ben:
+        assert gus.get("/workbench/api/me").json()["manager"] is True
+        assert gus.get("/workbench/api/report").status_code == 200
+        assert ben.get("/workbench/api/me").json()["manager"] is False  # in a group, not the managers' one
+        refused = ben.get("/workbench/api/report")
+        assert refused.status_code == 403 and "manager_group" in _error(refused)["hint"]
+
+
+def test_manager_group_comes_from_config_or_the_spawner_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyterhub.singleuser.extension import JupyterHubUser
+
+    from workbench.server.app import WorkbenchApp, user_groups
+
+    member = JupyterHubUser({"name": "gus", "groups": ["leads", "workbench-managers"]})
+    assert user_groups(member) == {"leads", "workbench-managers"}
+    assert user_groups(JupyterHubUser({"name": "ana"})) == set()  # a model without groups: in none
+
+    monkeypatch.setenv("WORKBENCH_MANAGER_GROUP", " workbench-managers ")
+    assert WorkbenchApp().manager_group == "workbench-managers"  # the spawner's environment
+    assert WorkbenchApp(manager_group="leads").manager_group == "leads"  # config wins over the environment
+    monkeypatch.delenv("WORKBENCH_MANAGER_GROUP")
+    assert WorkbenchApp().manager_group == ""  # no group configured: nobody is a manager by group
+
+
 def test_manager_report_table_suppresses_small_teams_and_drills_down(team_server: Server) -> None:
     from workbench.playbooks import task_skill_weights
     from workbench.skills import generate_cohort, load_cohort_spec
@@ -126,6 +152,9 @@ def test_manager_report_table_suppresses_small_teams_and_drills_down(team_server
         assert "small-team" in data["suppressed_teams"] and big not in data["suppressed_teams"]
         assert data["suppressed_label"] == "suppressed (n<5)"
         assert set(data["skill_names"]) == set(data["skills"]) and data["all_team"] == "all"
+        # The level scale (0-4 with the taxonomy's names) and the roles whose targets the panel can compare with.
+        assert [(lv["level"], lv["name"]) for lv in data["levels"]][::4] == [(0, "none"), (4, "expert")]
+        assert "copilot_builder" in {r["id"] for r in data["roles"]} and data["role"] is None
         rows = {(r["team"], r["skill"]): r for r in data["teams"]}
         assert {t for t, _ in rows} >= {big, "small-team", "all"}
         small = [r for (t, _), r in rows.items() if t == "small-team"]

@@ -50,6 +50,10 @@ def test_start_materialises_the_learner_version(lesson_server: Server) -> None:
     assert 'hint("warm-up")' in source and "repeats = 3" in source
     info = release_info(nb.metadata)
     assert info is not None and set(info["exercises"]) == {"warm-up", "reflect"}
+    # The kernel's own language_info, so JupyterLab has nothing to rewrite (and no "modified" mark) on opening.
+    from ipykernel.ipkernel import IPythonKernel
+
+    assert nb.metadata["language_info"] == IPythonKernel.language_info
     assert info["exercises"]["warm-up"]["hints"] == ['A string times an integer repeats it: "ab" * 3 == "ababab".']
 
     # The learner answers; starting again resumes their notebook untouched, and the author version stays away.

@@ -73,6 +73,11 @@ def test_heatmap_draws_and_drills_down_offline(browser: Any, written_report: Pat
     assert page.locator(".wb-trend polyline").count() >= 2
     page.click("[data-tab=outcomes]")
     assert "median time to complete s" in page.locator("[data-panel=outcomes]").inner_text()
+    # About: the skills table lists each skill's public ids (shown as text; nothing is fetched from them).
+    page.click("[data-tab=about]")
+    about = page.locator("[data-panel=about]").inner_text()
+    assert "onet: 2.B.4.h" in about
+    assert "esco: http://data.europa.eu/esco/skill/33a82b83-c838-4889-ae62-fae1317481eb" in about
 
     assert not errors, errors
     assert all(u.startswith("file://") for u in requests), requests

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
-from workbench.skills import build_report
+from workbench.skills import build_report, load_taxonomy, parse_taxonomy
 from workbench.skills.render import report_payload, write_csv
 
 from .helpers import score
@@ -129,3 +130,40 @@ def test_csv_quoting_and_missing_values(tmp_path: Path) -> None:
     assert back["number"].tolist()[:2] == ["1.2346", ""]
     assert back["count"].tolist() == [1, 2, 3, 4, 5]
     assert back["time"].tolist()[0] == "2026-01-01T08:00:00.000000" and back["time"].tolist()[1] == ""
+
+
+def test_reports_export_each_skills_public_ids(written_report: Path, cohort_report: Any) -> None:
+    """report.json, skill_external_ids.csv and the HTML data carry every skill's ESCO / O*NET ids to join on."""
+    tax = cohort_report.taxonomy
+    expected = {s.id: s.external_ids.as_dict() for s in tax.skills}
+    assert sum(bool(v) for v in expected.values()) == 10  # the shipped mapping (datasets/skills/EXTERNAL_IDS.md)
+    summary = json.loads((written_report / "report.json").read_text())
+    assert {s["id"]: s["external_ids"] for s in summary["skills"]} == expected
+    assert summary["files"]["csv_skill_external_ids"].endswith("skill_external_ids.csv")
+    # The CSV: one row per skill and id, joinable on (framework, external_id).
+    table = pd.read_csv(written_report / "skill_external_ids.csv", dtype=str)
+    assert list(table.columns) == ["skill", "skill_name", "framework", "external_id"]
+    assert len(table) == sum(len(ids) for per in expected.values() for ids in per.values())
+    row = table.loc[(table["framework"] == "onet") & (table["external_id"] == "2.B.4.h")]
+    assert row[["skill", "skill_name"]].values.tolist() == [["evaluation_design", "Evaluation design"]]
+    esco = table.loc[table["framework"] == "esco"].set_index("skill")["external_id"]
+    assert esco["guardrails_governance"] == "http://data.europa.eu/esco/skill/33a82b83-c838-4889-ae62-fae1317481eb"
+    # The HTML: the embedded data holds them (the About tab lists them); the page text has no URL in clear.
+    text = (written_report / "report.html").read_text(encoding="utf-8")
+    match = re.search(r'<script type="application/json" id="wb-data">(.*?)</script>', text, re.S)
+    assert match
+    data = json.loads(match.group(1))
+    assert {s["id"]: s["external_ids"] for s in data["skills"]} == expected
+    assert "http://data.europa.eu" not in text and "publicIds(s.external_ids)" in text
+
+
+def test_taxonomy_without_public_ids_writes_an_empty_join_table(tmp_path: Path) -> None:
+    data = yaml.safe_load(Path(load_taxonomy().source).read_text())  # type: ignore[arg-type]
+    for skill in data["skills"]:
+        skill.pop("external_ids", None)
+    events = [score(f"l{i}", "prompting", 0.5) for i in range(6)]
+    build_report(events, as_of="2026-02-01", taxonomy=parse_taxonomy(data), out_dir=tmp_path, formats=("csv",))
+    table = pd.read_csv(tmp_path / "skill_external_ids.csv")
+    assert table.empty and list(table.columns) == ["skill", "skill_name", "framework", "external_id"]
+    summary = json.loads((tmp_path / "report.json").read_text())
+    assert all(s["external_ids"] == {} for s in summary["skills"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,83 @@ def test_synthetic_taxonomy_scales_to_30_skills() -> None:
         extra = set(tax.skill_ids[12:])
         assert extra <= set(role.targets)
     assert len(synthetic_taxonomy(40).skills) == 40
+
+
+# -- public skill ids (external_ids) ---------------------------------------------------------------------------
+ESCO = "http://data.europa.eu/esco/skill/"
+SHIPPED_IDS = {
+    "structured_output": {"esco": [ESCO + "21d2f96d-35f7-4e3f-9745-c533d2dd6e97"], "onet": ["2.B.3.e"]},
+    "retrieval_evaluation": {"onet": ["2.B.3.m"]},
+    "evaluation_design": {"onet": ["2.B.4.h"]},
+    "critique_review": {"esco": [ESCO + "1d6c7de4-350e-4868-a47b-333b4b0d9650"], "onet": ["2.A.2.a"]},
+    "fine_tuning": {"esco": [ESCO + "8369c2d6-c100-4cf6-bd83-9668d8678433",
+                             ESCO + "3a2d5b45-56e4-4f5a-a55a-4a4a65afdc43"]},
+    "quantization_deployment": {"esco": [ESCO + "1d86f05e-e9cc-40ce-99d8-2b21cc71b16b"]},
+    "data_curation": {"esco": [ESCO + "50b100ea-74fd-4706-99db-3e4ca55e51b8",
+                               ESCO + "713fb616-118e-40bc-9366-4a69879a49d5"]},
+    "guardrails_governance": {"esco": [ESCO + "33a82b83-c838-4889-ae62-fae1317481eb"]},
+    "cost_awareness": {"esco": [ESCO + "21c5790c-0930-4d74-b3b0-84caf5af12ea",
+                                ESCO + "ab20726a-14dd-4536-9aa1-6166bc1a5832"], "onet": ["2.B.5.b"]},
+    "copilot_building": {"esco": [ESCO + "fff0e2cd-d0bd-4b02-9daf-158b79d9688a"], "onet": ["2.B.3.b"]},
+}
+
+
+def test_shipped_taxonomy_public_ids_and_their_sources_agree() -> None:
+    tax = load_taxonomy()
+    got = {s.id: s.external_ids.as_dict() for s in tax.skills if s.external_ids.as_dict()}
+    assert got == SHIPPED_IDS
+    assert tax.skill("prompting").external_ids.as_dict() == {}
+    # Every shipped id is documented with its source, and the document lists no id the taxonomy lacks.
+    doc = (Path(tax.source).parent / "EXTERNAL_IDS.md").read_text(encoding="utf-8")  # type: ignore[arg-type]
+    shipped = {row["external_id"] for row in tax.external_id_rows()}
+    documented = set(re.findall(r"http://data\.europa\.eu/esco/skill/[0-9a-f-]{36}", doc))
+    documented |= set(re.findall(r"\| `(\d\.[A-Z](?:\.[a-z0-9]+)+)` \|", doc))  # the O*NET table's id column
+    assert shipped == documented
+    for skill in tax.skills:
+        assert f"`{skill.id}`" in doc, f"{skill.id}: EXTERNAL_IDS.md must say what it got, or why nothing"
+
+
+def test_external_ids_round_trip_in_order() -> None:
+    data = _valid()
+    data["skills"][0]["external_ids"] = {
+        "lightcast": ["KS000TEST000"], "onet": ["2.A.1.c", "4.A.2.a.4.I09.D02"],
+        "esco": ["http://data.europa.eu/esco/skill/00090cc1-1f27-439e-a4e0-19a87a501bfc"],
+    }
+    skill = parse_taxonomy(data).skill("prompting")
+    assert list(skill.external_ids.as_dict()) == ["esco", "onet", "lightcast"]
+    assert skill.external_ids.pairs()[1:3] == [("onet", "2.A.1.c"), ("onet", "4.A.2.a.4.I09.D02")]
+    rows = [r for r in parse_taxonomy(data).external_id_rows() if r["skill"] == "prompting"]
+    assert rows[0] == {"skill": "prompting", "skill_name": "Prompting", "framework": "esco",
+                       "external_id": "http://data.europa.eu/esco/skill/00090cc1-1f27-439e-a4e0-19a87a501bfc"}
+
+
+@pytest.mark.parametrize(
+    ("ids", "field", "words"),
+    [
+        ({"esco": ["https://data.europa.eu/esco/skill/3a2d5b45-56e4-4f5a-a55a-4a4a65afdc43"]},
+         "skills[4].external_ids.esco[0]", "ESCO skill URI"),
+        ({"esco": ["http://data.europa.eu/esco/skill/3A2D5B45-56E4-4F5A-A55A-4A4A65AFDC43"]},
+         "skills[4].external_ids.esco[0]", "lower-case"),
+        ({"esco": ["http://data.europa.eu/esco/occupation/3a2d5b45-56e4-4f5a-a55a-4a4a65afdc43"]},
+         "skills[4].external_ids.esco[0]", "ESCO skill URI"),
+        ({"onet": ["2.A.2.a", "15-2051.00"]}, "skills[4].external_ids.onet[1]", "occupation codes"),
+        ({"onet": ["Critical Thinking"]}, "skills[4].external_ids.onet[0]", "element id"),
+        ({"lightcast": ["machine-learning"]}, "skills[4].external_ids.lightcast[0]", "Lightcast"),
+        ({"linkedin": ["123"]}, "skills[4].external_ids.linkedin", "linkedin"),
+        ({"onet": "2.A.2.a"}, "skills[4].external_ids.onet", "tuple"),
+    ],
+)
+def test_bad_external_ids_name_file_line_and_field(tmp_path: Path, ids: dict, field: str, words: str) -> None:
+    data = _valid()
+    data["skills"][4]["external_ids"] = ids
+    path = _write(tmp_path, data)
+    with pytest.raises(ValidationError) as info:
+        load_taxonomy(path)
+    err = info.value
+    assert err.file == str(path) and err.field == field
+    assert words.lower() in str(err).lower()
+    assert "external_ids" in (err.hint or "") and "esco" in (err.hint or "")
+    # The line named is the offending value's own line (or its key's, for a wrong key or shape).
+    line = path.read_text().splitlines()[err.line - 1]  # type: ignore[operator]
+    key = field.rsplit(".", 1)[-1].split("[")[0]
+    assert key in line or next(iter(ids.values()))[-1] in line

@@ -100,3 +100,34 @@ def test_a_missing_database_is_a_clear_error(postgres_url: str) -> None:
     with pytest.raises(StoreError, match="no_such_db") as info:
         open_store(url)
     assert "database" in (info.value.hint or "")
+
+
+def test_the_pool_is_sized_from_settings(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each process keeps ``store_pool_size`` idle connections, opens ``store_max_overflow`` more at a peak and
+    closes those after use; the server drops connections idle past ``store_idle_timeout_s``."""
+    from contextlib import ExitStack
+
+    from workbench.settings import reset_settings
+
+    monkeypatch.setenv("WORKBENCH_STORE_POOL_SIZE", "3")
+    monkeypatch.setenv("WORKBENCH_STORE_MAX_OVERFLOW", "1")
+    monkeypatch.setenv("WORKBENCH_STORE_IDLE_TIMEOUT_S", "7")
+    reset_settings()
+    database = sa.make_url(pg_url).database
+    admin = sa.create_engine(pg_url)  # its connections have another application_name
+
+    def held() -> int:
+        with admin.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND application_name = :app"
+            ), {"db": database, "app": "workbench-telemetry"}).scalar_one())
+
+    try:
+        with open_store(pg_url) as store:
+            with ExitStack() as peak:
+                conns = [peak.enter_context(store.sql()) for _ in range(4)]  # pool 3 + overflow 1
+                assert {c.exec_driver_sql("SHOW idle_session_timeout").scalar() for c in conns} == {"7s"}
+                assert held() == 4
+            assert held() == 3  # the overflow connection was closed, the pool keeps three (default: two)
+    finally:
+        admin.dispose()

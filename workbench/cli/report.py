@@ -65,7 +65,8 @@ def command(
     """Write skills-gap heatmaps (people and teams x skills, gaps to role targets, trends, outcomes).
 
     Every cell of the HTML report drills down to the evidence (event ids, runs, scores). Teams smaller than
-    the minimum group size are suppressed; learner ids are pseudonyms.
+    the minimum group size are suppressed; learner ids are pseudonyms. report.json and skill_external_ids.csv
+    list each skill's public ids (ESCO, O*NET, Lightcast) for joining with HR systems.
     """
     from workbench.settings import get_settings
     from workbench.skills.report import FORMATS, build_report, learner_view
@@ -123,11 +124,10 @@ def _print(summary: dict[str, Any]) -> None:
     files = summary["files"]
     if files:
         click.echo("files:")
-        for key in ("html", "png_teams", "png_people", "png_trends", "csv_people_skills", "csv_teams_skills",
-                    "csv_evidence", "json"):
+        shown = ("csv_people_skills", "csv_teams_skills", "csv_evidence", "csv_skill_external_ids")
+        for key in ("html", "png_teams", "png_people", "png_trends", *shown, "json"):
             if key in files:
-                click.echo(f"  {key:<18} {files[key]}")
-        others = len([k for k in files if k.startswith("csv_")]) - sum(
-            k in files for k in ("csv_people_skills", "csv_teams_skills", "csv_evidence"))
+                click.echo(f"  {key:<22} {files[key]}")
+        others = len([k for k in files if k.startswith("csv_")]) - sum(k in files for k in shown)
         if others > 0:
             click.echo(f"  (+{others} more CSV files in {Path(files['json']).parent})")

@@ -31,7 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -151,6 +151,7 @@ class PreparedRun:
     origin: str | None = None
     notebook: Any = None
     continue_on_error: bool = False
+    _input_written: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def injected(self) -> dict[str, Any]:
@@ -177,10 +178,11 @@ class PreparedRun:
         if self.version == "author" and self.notebook is None:
             return self.playbook.notebook_path
         path = self.output_path.parent / f"{Path(self.playbook.manifest.notebook_name).stem}.input.ipynb"
-        if not path.is_file():
+        if not self._input_written or not path.is_file():  # once per run: an earlier run's file is never reused
             from workbench.playbooks.release import learner_notebook, write_notebook
 
             write_notebook(self.notebook if self.notebook is not None else learner_notebook(self.playbook), path)
+            self._input_written = True
         return path
 
     def result(self, status: RunStatus, started: datetime, duration_s: float) -> RunResult:

@@ -10,8 +10,10 @@ Routes (all ``@tornado.web.authenticated``; mutating verbs are XSRF-checked by j
 ``GET  /workbench/api/progress[?learner=]``             your progress in every playbook (only your own)
 ``GET  /workbench/api/skills``                          your skills (levels, gaps against your role)
 ``GET  /workbench/api/path``                            your role's path, your gaps, the next playbook for the largest
-``GET  /workbench/api/report[?team=&role=]``            the manager's skills-gap report (``WorkbenchApp.manager_users``)
+``GET  /workbench/api/report[?team=&role=]``            the skills-gap report (``manager_users``, ``manager_group``)
 ``GET  /workbench/api/report/evidence?team=&skill=``    the evidence behind one team x skill cell (managers only)
+``GET  /workbench/launch/<id>``                         a page: start or resume, then open the notebook in JupyterLab
+                                                        (where an LMS launch lands, :mod:`workbench.server.lti`)
 ======================================================  ================================================================
 
 Errors are JSON ``{"error", "message", "hint"}`` with the HTTP status; any request a client can send gets a 4xx,

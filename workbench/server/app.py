@@ -8,20 +8,38 @@ learner is the authenticated user's name. jupyter_server's default provider auth
 and invents a random "Anonymous <moon>" user per browser, which would scatter one person's progress over many
 ids; there the learner is the server's owner (``WorkbenchApp.learner``, else ``settings.learner``, else the
 login name). The ``identity`` trait forces either behaviour. Ids are only ever stored as pseudonyms.
+
+Who is a manager: a user named in ``WorkbenchApp.manager_users``, or a member of the group
+``WorkbenchApp.manager_group`` (default: the ``WORKBENCH_MANAGER_GROUP`` environment variable, which a JupyterHub
+spawner sets). Under JupyterHub the groups are the hub's: every single-user server learns them from the hub's user
+model (its OAuth token always carries ``read:users:groups`` for the user themself), so managers are managed in
+one place, the hub, not per server. See ``extensions/jupyterhub/``.
 """
 
 from __future__ import annotations
 
 import getpass
+import os
 from pathlib import Path
 from typing import Any
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Enum, List, Unicode, validate
+from traitlets import Enum, List, Unicode, default, validate
 
 from workbench import __version__
+
+
+def user_groups(user: Any) -> set[str]:
+    """The groups an authenticated jupyter_server user belongs to, as its identity provider knows them.
+
+    JupyterHub's single-user identity provider keeps the hub's user model (with ``groups``) as ``user.hub_user``;
+    other providers may set a ``groups`` attribute. A user without either is in no group.
+    """
+    hub_user = getattr(user, "hub_user", None)
+    groups = hub_user.get("groups") if isinstance(hub_user, dict) else getattr(user, "groups", None)
+    return {str(g) for g in groups or () if str(g)}
 
 
 def manager_names(values: Any) -> list[str]:
@@ -63,6 +81,16 @@ class WorkbenchApp(ExtensionApp):
         (which traitlets would otherwise keep as one literal name, ``'["ana"]'``) and comma-separated names."""
         return manager_names(proposal["value"])
 
+    manager_group = Unicode(
+        help="A group whose members may read the manager report, besides WorkbenchApp.manager_users: under "
+        "JupyterHub a hub group (e.g. 'workbench-managers'), so managers are managed at the hub. Empty: no group. "
+        "Default: the WORKBENCH_MANAGER_GROUP environment variable (set it in the hub's Spawner.environment).",
+    ).tag(config=True)
+
+    @default("manager_group")
+    def _manager_group_from_env(self) -> str:
+        return os.environ.get("WORKBENCH_MANAGER_GROUP", "").strip()
+
     workspace_dir = Unicode(
         "workbench",
         help="Folder, relative to ServerApp.root_dir, where started playbooks are materialised. "
@@ -97,7 +125,9 @@ class WorkbenchApp(ExtensionApp):
         """Register the routes."""
         from workbench.server import handlers as h
 
-        base = url_path_join(self.server.base_url, "workbench", "api")
+        # Relative to the server's base_url, which jupyter_server prepends to extension routes itself (under
+        # JupyterHub the base_url is /user/<name>/; prepending it here too made every route a 404 there).
+        base = url_path_join("/", "workbench", "api")
         pb = r"(?P<playbook_id>[^/]*)"  # an empty id reaches the handler too: a JSON 404, not an HTML page
         self.handlers.extend(
             [
@@ -110,6 +140,8 @@ class WorkbenchApp(ExtensionApp):
                 (url_path_join(base, "path"), h.PathHandler),
                 (url_path_join(base, "report"), h.ReportHandler),
                 (url_path_join(base, "report", "evidence"), h.ReportEvidenceHandler),
+                # A page (not under api/): where an LMS launch lands, see workbench.server.lti.
+                (url_path_join("/", "workbench", "launch", pb), h.LaunchHandler),
             ]
         )
 
@@ -136,7 +168,9 @@ class WorkbenchApp(ExtensionApp):
     def is_manager(self, user: Any) -> bool:
         """Whether ``user`` may read the manager report."""
         names = set(self.manager_users)
-        return str(user.username) in names or (not self.per_user() and self.owner() in names)
+        if str(user.username) in names or (not self.per_user() and self.owner() in names):
+            return True
+        return bool(self.manager_group) and self.manager_group in user_groups(user)
 
     def workspace_for(self, user: Any) -> tuple[Path, Path]:
         """(server root, the user's workspace folder); the workspace is always inside the root."""

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from tornado import web
 
 from workbench.errors import NotFoundError, PolicyViolation, StoreError, ValidationError, WorkbenchError
@@ -363,6 +363,9 @@ def _report(team: str | None, role: str | None) -> dict[str, Any]:
         "teams": teams,
         "skills": [s.id for s in report.taxonomy.skills],
         "skill_names": {s.id: s.name for s in report.taxonomy.skills},
+        "levels": [{"level": lv.level, "name": lv.name, "descriptor": lv.descriptor} for lv in report.taxonomy.levels],
+        "roles": [{"id": r.id, "name": r.name} for r in report.taxonomy.roles],
+        "role": role,
         "all_team": ALL,
         "min_group_size": report.min_group_size,
         "suppressed_label": suppressed_label(report.min_group_size),
@@ -374,12 +377,14 @@ def _refuse_non_manager(handler: WorkbenchHandler) -> None:
     if not handler.wb.is_manager(handler.current_user):
         raise ApiError(
             403, "forbidden", "the skills-gap report is for managers",
-            "ask an administrator to add your user name to c.WorkbenchApp.manager_users",
+            "ask an administrator to add you to the managers' group (c.WorkbenchApp.manager_group; under "
+            "JupyterHub a hub group) or to c.WorkbenchApp.manager_users",
         )
 
 
 class ReportHandler(WorkbenchHandler):
-    """``GET /workbench/api/report?team=&role=``: the skills-gap report, for ``WorkbenchApp.manager_users``."""
+    """``GET /workbench/api/report?team=&role=``: the skills-gap report, for managers (``manager_users`` or
+    members of ``manager_group``)."""
 
     @web.authenticated
     async def get(self) -> None:
@@ -433,3 +438,35 @@ class ReportEvidenceHandler(WorkbenchHandler):
             raise ApiError(400, "invalid", "limit must be a whole number", "e.g. limit=20") from None
         role = self.query_id("role")
         self.reply(await self.blocking(_evidence, team, skill, role, limit))
+
+
+class LaunchHandler(JupyterHandler):
+    """``GET /workbench/launch/<id>``: start or resume the playbook, then open its notebook in JupyterLab.
+
+    A page, not an API route: it is where an LMS launch lands (``workbench.server.lti`` sends the learner here
+    through the hub), so an unauthenticated visit is sent to the login (the hub's OAuth) like any Jupyter page,
+    and a bad playbook id is an error page naming it. Starting is idempotent (a started playbook is resumed, its
+    notebook untouched), which is why a GET may do it.
+    """
+
+    @web.authenticated
+    async def get(self, playbook_id: str) -> None:
+        """Redirect to ``lab/tree/<the learner's notebook>``."""
+        from jupyter_server.utils import url_escape, url_path_join
+
+        from workbench.telemetry import pseudonymize
+
+        wb = self.settings["workbench_app"]
+        root, workspace = wb.workspace_for(self.current_user)
+        learner = pseudonymize(str(wb.raw_learner(self.current_user)))
+        try:
+            data = await asyncio.to_thread(_start, playbook_id, workspace, root, learner, {})
+        except WorkbenchError as exc:
+            # The error page with the message and its hint (jupyter_server's own 404 page would drop them).
+            status = 404 if isinstance(exc, NotFoundError) else 400
+            self.set_status(status)
+            message = f"{exc.message}. {exc.hint or ''}".strip()
+            self.finish(self.render_template("error.html", status_code=status, exception=exc, message=message,
+                                             status_message="Cannot open this playbook"))  # fmt: skip
+            return
+        self.redirect(url_path_join(self.base_url, "lab", "tree", url_escape(data["path"])))

@@ -125,6 +125,26 @@ def injected_source(parameters: dict[str, Any], *, learner: str, playbook: str, 
     return "\n".join(lines) + "\n"
 
 
+def kernel_language_info() -> dict[str, Any]:
+    """The ``language_info`` an IPython kernel of this Python reports (ipykernel's own fields).
+
+    JupyterLab writes the kernel's ``language_info`` into a notebook's metadata when the kernel connects; a
+    notebook that carries less (shipped notebooks are stripped to ``{"name": "python"}``) is then marked modified
+    the moment it opens. Writing the same fields up front keeps a freshly opened notebook unmodified.
+    """
+    import sys
+
+    return {
+        "name": "python",
+        "version": sys.version.split()[0],
+        "mimetype": "text/x-python",
+        "codemirror_mode": {"name": "ipython", "version": sys.version_info[0]},
+        "pygments_lexer": "ipython3",
+        "nbconvert_exporter": "python",
+        "file_extension": ".py",
+    }
+
+
 def materialise_notebook(src: Path | Any, dst: Path, parameters: dict[str, Any], **ctx: str) -> None:
     """Write notebook ``src`` (a file or an nbformat node) to ``dst`` with an ``injected-parameters`` cell after
     its ``parameters`` cell."""
@@ -139,6 +159,8 @@ def materialise_notebook(src: Path | Any, dst: Path, parameters: dict[str, Any],
         (i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None
     )
     nb.cells.insert(0 if index is None else index + 1, cell)
+    if nb.metadata.get("language_info", {}).get("name", "python") == "python":
+        nb.metadata["language_info"] = kernel_language_info()  # not modified on opening (see the helper)
     for c in nb.cells:  # a fresh copy: no outputs, no execution counts
         if c.cell_type == "code":
             c.outputs = []

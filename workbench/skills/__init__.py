@@ -26,6 +26,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     # evidence and proficiency
     "evidence": ("Evidence", "EvidenceWeights", "load_events", "extract_evidence"),
     "proficiency": ("EstimatorConfig", "estimate_proficiency", "add_gaps"),
+    "sql_estimates": ("estimate_in_sql",),
     # reports
     "report": ("SkillsReport", "build_report", "cached_report", "learner_view"),
     "report_data": ("ReportData",),

@@ -165,8 +165,8 @@ def _header(report: ReportData) -> dict[str, Any]:
             "period": report.period,
         },
         "messages": list(report.messages),
-        "skills": [{"id": s.id, "name": s.name, "group": s.group, "description": s.description}
-                   for s in tax.skills],
+        "skills": [{"id": s.id, "name": s.name, "group": s.group, "description": s.description,
+                    "external_ids": s.external_ids.as_dict()} for s in tax.skills],
         "levels": [{"level": lv.level, "name": lv.name, "descriptor": lv.descriptor} for lv in tax.levels],
         "drill_columns": list(DRILL_COLUMNS),
         "views": {},

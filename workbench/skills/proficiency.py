@@ -130,6 +130,13 @@ def _decay(times_ns: np.ndarray, as_of_ns: int, half_life_days: float) -> np.nda
     return np.exp2(-age_days / half_life_days)
 
 
+def empty_proficiency() -> pd.DataFrame:
+    """A proficiency frame with no rows (and the columns' types)."""
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in PROFICIENCY_COLUMNS}).astype(
+        {"learner": object, "skill": object, "last_evidence": "datetime64[ns, UTC]"}
+    )
+
+
 def estimate_proficiency(
     evidence: pd.DataFrame,
     *,
@@ -152,9 +159,7 @@ def estimate_proficiency(
     if not keep.all():
         evidence, times = evidence.loc[keep], times[keep]
     if evidence.empty:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in PROFICIENCY_COLUMNS}).astype(
-            {"learner": object, "skill": object, "last_evidence": "datetime64[ns, UTC]"}
-        )
+        return empty_proficiency()
     learner_codes, learners = pd.factorize(evidence["learner"], sort=False)
     skill_codes, skills = pd.factorize(evidence["skill"], sort=False)
     key = learner_codes.astype(np.int64) * len(skills) + skill_codes
@@ -168,27 +173,51 @@ def estimate_proficiency(
     weight = np.bincount(pair_codes, weights=w, minlength=n_pairs)
     last = np.full(n_pairs, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last, pair_codes, times)
-    alpha = config.a0 + success
-    beta = config.b0 + failure
+    pairs_arr = np.asarray(pairs, dtype=np.int64)
+    return proficiency_from_sums(
+        learner=np.asarray(learners, dtype=object)[pairs_arr // len(skills)],
+        skill=np.asarray(skills, dtype=object)[pairs_arr % len(skills)],
+        sums=PairSums(success=success, failure=failure, count=count, weight=weight, last_ns=last),
+        config=config,
+    )
+
+
+@dataclass(frozen=True)
+class PairSums:
+    """The sufficient statistics of each (learner, skill): decayed success and failure weight, the number of
+    evidence rows, their decayed weight, and the newest evidence time (ns since the epoch, UTC)."""
+
+    success: np.ndarray
+    failure: np.ndarray
+    count: np.ndarray
+    weight: np.ndarray
+    last_ns: np.ndarray
+
+
+def proficiency_from_sums(
+    *, learner: np.ndarray, skill: np.ndarray, sums: PairSums, config: EstimatorConfig
+) -> pd.DataFrame:
+    """A proficiency frame (:data:`PROFICIENCY_COLUMNS`) from per-pair sums, however they were summed (numpy
+    here, SQL in :mod:`workbench.skills.sql_estimates`)."""
+    alpha = config.a0 + sums.success
+    beta = config.b0 + sums.failure
     mastery = alpha / (alpha + beta)
     lo, hi = beta_interval(alpha, beta, config.credible)
-    pairs_arr = np.asarray(pairs, dtype=np.int64)
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "learner": np.asarray(learners, dtype=object)[pairs_arr // len(skills)],
-            "skill": np.asarray(skills, dtype=object)[pairs_arr % len(skills)],
+            "learner": learner,
+            "skill": skill,
             "level": MAX_LEVEL * mastery,
             "level_lo": MAX_LEVEL * lo,
             "level_hi": MAX_LEVEL * hi,
             "mastery": mastery,
             "alpha": alpha,
             "beta": beta,
-            "n_evidence": count,
-            "effective_weight": weight,
-            "last_evidence": pd.to_datetime(last, utc=True),
+            "n_evidence": sums.count,
+            "effective_weight": sums.weight,
+            "last_evidence": pd.to_datetime(sums.last_ns, utc=True),
         }
     )
-    return out
 
 
 def add_gaps(proficiency: pd.DataFrame, targets: pd.Series) -> pd.DataFrame:

@@ -32,8 +32,11 @@ def render_html(report: ReportData, *, max_people: int = 250, max_teams: int = 1
     payload = report_payload(report, max_people=max_people, max_teams=max_teams)
     data = json.dumps(payload, separators=(",", ":"), default=str, allow_nan=False)
     # Inside <script>, "</script", "<!--" and "<script" change how the HTML parser reads the element: escape
-    # every "<" (and ">", "&") as a JSON unicode escape, which JSON.parse turns back into the character.
-    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    # every "<" (and ">", "&") as a JSON unicode escape, which JSON.parse turns back into the character. "/" too:
+    # the data holds URIs (ESCO skill ids) that are identifiers, not links, and the page keeps no "http://"
+    # string anything could mistake for a resource to fetch.
+    data = (data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("/", "\\u002f"))
     title = html.escape(report.title)
     css = static_text("report.css")
     js = static_text("heatmap.js") + "\n" + static_text("report.js")
@@ -204,7 +207,8 @@ def write_csv(frame: pd.DataFrame, path: Path, *, chunk: int = 200_000) -> None:
 
 
 def write_csvs(report: ReportData, out_dir: Path) -> dict[str, Path]:
-    """Every frame as CSV (long form) plus the wide people x skills level matrix. Times are UTC."""
+    """Every frame as CSV (long form), the wide people x skills level matrix and the skills' public ids (one
+    row per skill and id: ``skill_external_ids.csv``). Times are UTC."""
     paths: dict[str, Path] = {}
 
     def put(name: str, frame: pd.DataFrame) -> None:
@@ -220,6 +224,9 @@ def write_csvs(report: ReportData, out_dir: Path) -> dict[str, Path]:
     for name, table in report.outcomes.items():
         put(f"outcomes_by_{name}", table)
     put("evidence", report.evidence)
+    # The join table for HR systems: every public id (ESCO, O*NET, Lightcast) of every skill, one per row.
+    put("skill_external_ids", pd.DataFrame(report.taxonomy.external_id_rows(),
+                                           columns=["skill", "skill_name", "framework", "external_id"]))
     if not report.unknown_skills.empty:
         put("unknown_skills", report.unknown_skills.assign(
             example_event_ids=report.unknown_skills["example_event_ids"].map(" ".join)))

@@ -157,6 +157,9 @@ class ReportData:
             "title": self.title,
             "scope": self.scope,
             "taxonomy": {"id": self.taxonomy.id, "version": self.taxonomy.version, "source": self.taxonomy.source},
+            # Each skill's public ids (ESCO, O*NET, Lightcast): what an HR system joins the CSV skill columns on.
+            "skills": [{"id": s.id, "name": s.name, "group": s.group, "external_ids": s.external_ids.as_dict()}
+                       for s in self.taxonomy.skills],
             "as_of": self.as_of.isoformat(),
             "filters": {k: v for k, v in self.filters.items() if v is not None},
             "min_group_size": self.min_group_size,

@@ -15,6 +15,10 @@ Format::
       ...
     skills:
       - {id: prompting, name: Prompting, group: Build, description: "...", evidence: ["..."]}
+      - id: critique_review
+        ...
+        external_ids:            # optional: the skill's public ids (see workbench/skills/external_ids.py)
+          onet: [2.A.2.a]        # also esco: [http://data.europa.eu/esco/skill/<uuid>], lightcast: [<id>]
     roles:
       - id: copilot_builder
         name: Copilot builder
@@ -34,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from workbench._yaml import LineMap, Loc, format_loc, load_yaml, located_error, schema_issues
 from workbench.errors import NotFoundError, ValidationError
+from workbench.skills.external_ids import ExternalIds
 
 #: Proficiency levels every taxonomy uses.
 LEVELS: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -83,6 +88,8 @@ class Skill(_Frozen):
     description: str = Field(min_length=1)
     #: Observable evidence that counts for this skill (documentation for authors and managers).
     evidence: tuple[str, ...] = ()
+    #: The skill's ids in ESCO, O*NET and Lightcast, exported by the reports so HR systems can join on them.
+    external_ids: ExternalIds = Field(default_factory=ExternalIds)
 
     @field_validator("id")
     @classmethod
@@ -201,6 +208,15 @@ class Taxonomy(_Frozen):
         """The name of a whole level (``"proficient"`` for 3)."""
         return self.levels[max(0, min(MAX_LEVEL, int(level)))].name
 
+    def external_id_rows(self) -> list[dict[str, str]]:
+        """One row per public id of every skill (``skill``, ``skill_name``, ``framework``, ``external_id``),
+        skills in file order: the join table the reports export."""
+        return [
+            {"skill": skill.id, "skill_name": skill.name, "framework": framework, "external_id": value}
+            for skill in self.skills
+            for framework, value in skill.external_ids.pairs()
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (used by reports and the widget)."""
         return self.model_dump(mode="json")
@@ -297,6 +313,11 @@ def _validate(data: dict[str, Any], *, source: str, lines: LineMap | None) -> Ta
 
 def _hint(loc: Loc, kind: str) -> str:
     head = loc[0] if loc else ""
+    if head == "skills" and "external_ids" in loc:
+        return (
+            "external_ids takes the lists esco (http://data.europa.eu/esco/skill/<uuid>), onet (content model "
+            "element ids such as 2.A.2.a) and lightcast (Open Skills ids); see workbench/skills/external_ids.py"
+        )
     if kind == "missing":
         return f"add the required field '{loc[-1]}'"
     if kind == "extra_forbidden":

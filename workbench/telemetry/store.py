@@ -58,6 +58,7 @@ from workbench.telemetry.schema import (
     parse_time,
     row_to_event,
 )
+from workbench.telemetry.sql_dialect import SqlDialect, dialect_for
 from workbench.telemetry.sqlite_backend import NETWORK_FILESYSTEMS, SqliteBackend
 
 if TYPE_CHECKING:
@@ -365,6 +366,11 @@ class TelemetryStore:
         become :class:`StoreError`. Statements must only read.
         """
         return self._reading("read")
+
+    @property
+    def sql_dialect(self) -> SqlDialect:
+        """The SQL fragments this database spells its own way (JSON attributes, times), for :meth:`sql`."""
+        return dialect_for(self._backend.dialect)
 
     def time_value(self, value: datetime | str) -> Any:
         """``value`` (datetime or ISO text; naive = UTC) as a raw-SQL parameter compared like stored times."""

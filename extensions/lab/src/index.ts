@@ -1,10 +1,13 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { ILauncher } from '@jupyterlab/launcher';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
 import { LabIcon } from '@jupyterlab/ui-components';
 
+import { TeamReportView } from './heatmap';
+import { guardSavedWidgetOutputs } from './savedwidgets';
 import { WorkbenchSidebar } from './sidebar';
 
 /** Command ids (namespace:verb). */
@@ -12,9 +15,12 @@ export namespace CommandIDs {
   export const open = 'workbench:open';
   export const start = 'workbench:start-playbook';
   export const refresh = 'workbench:refresh';
+  export const teamReport = 'workbench:open-team-report';
 }
 
 const PLUGIN_ID = 'workbench-lab:plugin';
+/** Where the followed playbook is kept in JupyterLab's state database (per workspace, survives reloads). */
+const STATE_KEY = 'workbench-lab:sidebar';
 
 export const workbenchIcon = new LabIcon({
   name: 'workbench-lab:icon',
@@ -28,37 +34,53 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'The Workbench sidebar: playbook catalog, start/resume, task checklist, skills and team report.',
   autoStart: true,
   requires: [IDocumentManager],
-  optional: [ILauncher, ICommandPalette, ISettingRegistry, ILayoutRestorer],
+  optional: [ILauncher, ICommandPalette, ISettingRegistry, ILayoutRestorer, IStateDB],
   activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
     launcher: ILauncher | null,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    state: IStateDB | null
   ) => {
     let current = { pollInterval: 3, defaultRole: '', parameters: {} as Record<string, any> };
     const sidebar = new WorkbenchSidebar({
       openPath: async (path: string) => {
         docManager.openOrReveal(path);
       },
-      settings: () => current
+      settings: () => current,
+      openReport: () => void app.commands.execute(CommandIDs.teamReport),
+      saveCurrent: (id: string | null) => {
+        if (state) {
+          void state.save(STATE_KEY, { current: id });
+        }
+      }
     });
     sidebar.title.icon = workbenchIcon;
     app.shell.add(sidebar, 'left', { rank: 150 });
     if (restorer) {
       restorer.add(sidebar, 'workbench-sidebar');
     }
+    // The followed playbook comes back from the state database before the first load.
+    const remembered: Promise<void> = state
+      ? state
+          .fetch(STATE_KEY)
+          .then(value => sidebar.restoreCurrent(((value as any) || {}).current || null))
+          .catch(reason => console.warn('workbench-lab: the followed playbook could not be restored', reason))
+      : Promise.resolve();
     let loaded = false;
     const loadOnce = () => {
       if (!loaded) {
         loaded = true;
-        void sidebar.refreshAll();
+        void remembered.then(() => sidebar.refreshAll());
       }
     };
     if (sidebar.isVisible) {
       loadOnce();
     }
+    addTeamReport(app, palette, restorer);
+    guardSavedWidgetOutputs(app);
 
     app.commands.addCommand(CommandIDs.open, {
       label: 'Open Workbench',
@@ -119,5 +141,37 @@ const plugin: JupyterFrontEndPlugin<void> = {
     console.log('workbench-lab is activated');
   }
 };
+
+/** The team skills-gap heatmap as a main-area panel: a command, a palette entry, restored with the layout. */
+function addTeamReport(app: JupyterFrontEnd, palette: ICommandPalette | null, restorer: ILayoutRestorer | null): void {
+  const tracker = new WidgetTracker<MainAreaWidget<TeamReportView>>({ namespace: 'workbench-team-report' });
+  app.commands.addCommand(CommandIDs.teamReport, {
+    label: 'Workbench: team skills-gap heatmap',
+    caption: 'Teams x skills: mean levels against role targets, small teams hidden (managers)',
+    icon: workbenchIcon,
+    execute: async () => {
+      let panel = tracker.currentWidget;
+      if (!panel || panel.isDisposed) {
+        const content = new TeamReportView();
+        panel = new MainAreaWidget({ content });
+        panel.id = 'workbench-team-report';
+        panel.title.label = 'Team skills heatmap';
+        panel.title.icon = workbenchIcon;
+        panel.title.closable = true;
+        void tracker.add(panel);
+        app.shell.add(panel, 'main');
+        void content.refresh();
+      }
+      app.shell.activateById(panel.id);
+      return panel;
+    }
+  });
+  if (palette) {
+    palette.addItem({ command: CommandIDs.teamReport, category: 'Workbench' });
+  }
+  if (restorer) {
+    void restorer.restore(tracker, { command: CommandIDs.teamReport, name: () => 'team-report' });
+  }
+}
 
 export default plugin;

@@ -14,6 +14,11 @@ var WorkbenchReport = (function () {
     return String(value);
   }
 
+  // A skill's public ids as text ("esco: <uri>; onet: 2.A.2.a"), for the Skills table; "" when none.
+  function publicIds(ids) {
+    return Object.keys(ids || {}).map(function (k) { return k + ": " + ids[k].join(", "); }).join("; ");
+  }
+
   function table(columns, rows, opts) {
     opts = opts || {};
     var out = ['<table class="wb-table"><thead><tr>'];
@@ -207,8 +212,8 @@ var WorkbenchReport = (function () {
         "(half the weight every 120 days). Mastery follows a Beta posterior from a weak prior " +
         "(level 1); the level is 4 × its mean and the interval its 10th-90th percentiles. Gap = role target " +
         "− level; <b>below</b> means the whole interval is under the target.</p>",
-        "<h3>Skills</h3>", table(["id", "name", "group", "description"], data.skills.map(function (s) {
-          return [s.id, s.name, s.group, s.description]; }))];
+        "<h3>Skills</h3>", table(["id", "name", "group", "description", "public ids"], data.skills.map(function (s) {
+          return [s.id, s.name, s.group, s.description, publicIds(s.external_ids)]; }))];
       $('[data-panel="about"]').innerHTML = out.join("");
     }
 

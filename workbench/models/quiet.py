@@ -52,18 +52,24 @@ def _showwarning(message: Any, category: Any, filename: str, lineno: int, file: 
 class _Router(logging.Handler):
     """On a library's logger: inside a Workbench call, to ``workbench.library``; outside, as before."""
 
+    def __init__(self, library: str) -> None:
+        super().__init__()
+        self.library = library
+
     def emit(self, record: logging.LogRecord) -> None:
-        if _ACTIVE.get():
+        if _ACTIVE.get() and not record.name.startswith(LOG.name):
             LOG.debug("%s: %s", record.name, record.getMessage())
             return
-        logging.getLogger().handle(record)  # the root's handlers, or the last-resort stderr handler
+        if not logging.getLogger(self.library).propagate:  # (something may have turned propagation back on)
+            logging.getLogger().handle(record)  # the root's handlers, or the last-resort stderr handler
 
 
 class _QuietFilter(logging.Filter):
     """On transformers' own stderr handler: drop (and log) its records inside a Workbench call."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _ACTIVE.get():
+        # our own records pass (the handler may be shared, e.g. a test's capture handler): never route them again
+        if _ACTIVE.get() and not record.name.startswith(LOG.name):
             LOG.debug("%s: %s", record.name, record.getMessage())
             return False
         return True
@@ -84,7 +90,7 @@ def _install() -> None:
             return
         for name in LIBRARY_LOGGERS:
             logger = logging.getLogger(name)
-            logger.addHandler(_Router())
+            logger.addHandler(_Router(name))
             logger.propagate = False
         _installed = True
 

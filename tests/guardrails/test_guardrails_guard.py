@@ -189,3 +189,10 @@ def test_canaries_withhold_outputs_that_leak_them_however_spelled_and_never_reac
     assert "zephyr" not in g.audit.path.read_text(encoding="utf-8").lower()
     denied = Guard({"terms": {"deny": ["zephyr-7"]}}, data_dir=tmp_path / "deny", record_telemetry=False)
     assert denied.check_prompt([{"role": "system", "content": system}, {"role": "user", "content": "hi"}]).blocked
+
+
+def test_a_withheld_output_does_not_show_the_denied_term_it_contained(tmp_path: Path) -> None:
+    g = Guard({"terms": {"deny": ["project nightingale"]}}, data_dir=tmp_path, record_telemetry=False)
+    d = g.check_output("The launch of Project Nightingale is in May.")
+    assert d.blocked and d.text == "[withheld by the guardrail policy: output contains a denied term]"
+    assert d.reasons == ["denied term(s): 'project nightingale'"]  # the audit entry still says which

@@ -387,7 +387,9 @@ class Guard:
             reasons.append(f"output truncated to {policy.output.max_chars} characters")
             action = "redact" if action == "allow" else action
         if action == "block":
-            out = f"[withheld by the guardrail policy: {'; '.join(reasons)}]"
+            # The user sees why, but never the denied terms the model produced (the audit entry keeps them).
+            shown = ["output contains a denied term" if r.startswith("denied term(s): ") else r for r in reasons]
+            out = f"[withheld by the guardrail policy: {'; '.join(shown)}]"
         return Decision("output", action, text=out, kinds=kinds, reasons=reasons, findings=findings)
 
     def _log(

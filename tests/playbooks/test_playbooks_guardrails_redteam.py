@@ -40,7 +40,7 @@ def _answers(exercise: str, **names: Any) -> dict[str, dict[str, Any]]:
     """Run each answer-bank answer of ``exercise`` with ``names`` defined; its namespace, by quality."""
     bank = load_answer_bank(PLAYBOOK)
     assert bank is not None
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for answer in bank.exercises[exercise]:
         namespace = dict(names)
         exec(answer.code, namespace)  # the bank is ours: the same code the demo's simulated learners submit
@@ -70,9 +70,9 @@ def test_graded_tasks_name_their_rubrics_and_skills() -> None:
     graded = {t.id: t for t in manifest.tasks if t.rubric}
     assert set(graded) == {"write-policy", "audit-trail", "redteam-report"}
     for skill in ("guardrails_governance", "evaluation_design", "critique_review"):
-        assert any(t.skills.get(skill, 0) > 0 for t in graded.values()), skill
+        assert any((t.skills or {}).get(skill, 0) > 0 for t in graded.values()), skill
     for spec in graded.values():
-        assert load_rubric(PLAYBOOK / spec.rubric).criteria
+        assert spec.rubric is not None and load_rubric(PLAYBOOK / spec.rubric).criteria
 
 
 def test_policy_scorecard_passes_the_good_policy_and_fails_a_deny_list_or_over_blocking() -> None:

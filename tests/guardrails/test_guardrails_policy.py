@@ -95,3 +95,12 @@ def test_a_policy_with_broken_yaml_names_the_file_and_line(tmp_path: Path) -> No
     with pytest.raises(ValidationError, match="policy is not valid YAML: mapping values are not allowed") as caught:
         load_policy(bad)
     assert caught.value.file == str(bad) and caught.value.line == 2
+
+
+def test_a_canary_too_short_to_be_distinctive_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "short.yaml"
+    path.write_text("output:\n  canaries: ['A-1']\n")
+    with pytest.raises(ValidationError) as err:
+        load_policy(path)
+    assert "output.canaries" in str(err.value) and "distinctive" in str(err.value)
+    assert load_policy({"output": {"canaries": ["ZEPHYR-7"]}}).leaked_canaries("z.e.p.h.y.r.7") == 1

@@ -25,6 +25,7 @@ BUILTIN = (
     "evaluation-suites",
     "cost-latency",
     "data-curation",
+    "guardrails-redteam",
 )
 
 

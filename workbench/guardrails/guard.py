@@ -6,7 +6,7 @@ A generation goes through four checks, each one a :class:`Decision` written to t
 2. ``limits`` (or ``rate_limit`` / ``token_budget`` when refused): the learner's per-minute rate and 24-hour
    token budget, persisted in SQLite;
 3. ``prompt``: deny-listed terms, injection heuristics, PII (allow, redact or block);
-4. ``output``: PII, secrets, deny-listed terms, system-prompt leaks, length.
+4. ``output``: PII, secrets, deny-listed terms, canaries, system-prompt leaks, length.
 
 ``retrieved`` checks score documents a RAG pipeline is about to put into a prompt. Decisions that are not a
 plain allow are also recorded as ``guardrail`` telemetry events (check, action, kinds; never raw text).
@@ -212,7 +212,7 @@ class Guard:
         learner: str | None = None,
         audit: bool = True,
     ) -> Decision:
-        """Check generated text: PII, secrets, deny terms, system-prompt leak, length.
+        """Check generated text: PII, secrets, deny terms, canaries, system-prompt leak, length.
 
         Returns:
             A decision whose ``text`` is what may be shown (redacted), or ``[withheld: ...]`` when blocked.
@@ -375,6 +375,10 @@ class Guard:
         if denied:
             action = "block"
             reasons.append("denied term(s): " + ", ".join(repr(t) for t in denied))
+        canaries = policy.leaked_canaries(text)
+        if canaries:
+            action = "block"
+            reasons.append(f"output contains {canaries} canary value(s) of the policy")  # never the values
         if system and policy.output.system_prompt_leak == "block" and _leaks(system, out):
             action = "block"
             reasons.append("output repeats the system prompt")
@@ -383,7 +387,9 @@ class Guard:
             reasons.append(f"output truncated to {policy.output.max_chars} characters")
             action = "redact" if action == "allow" else action
         if action == "block":
-            out = f"[withheld by the guardrail policy: {'; '.join(reasons)}]"
+            # The user sees why, but never the denied terms the model produced (the audit entry keeps them).
+            shown = ["output contains a denied term" if r.startswith("denied term(s): ") else r for r in reasons]
+            out = f"[withheld by the guardrail policy: {'; '.join(shown)}]"
         return Decision("output", action, text=out, kinds=kinds, reasons=reasons, findings=findings)
 
     def _log(

@@ -77,12 +77,39 @@ class InjectionPolicy(_Section):
     retrieved: InjectionRule = InjectionRule(threshold=0.5, action="block")
 
 
+_CANARY_MIN_CHARS = 4
+
+
+def canary_key(text: str) -> str:
+    """``text`` as canaries are compared: lower case, letters and digits only (``Z-E-P-H-Y-R 7`` -> ``zephyr7``)."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
 class OutputPolicy(_Section):
-    """Checks on generated text (PII handling is under ``pii.output``)."""
+    """Checks on generated text (PII handling is under ``pii.output``).
+
+    ``canaries`` are values that must never reach a user, typically a marker or secret planted in the system
+    prompt (a canary token): an output that contains one is withheld. Unlike ``terms.deny``, they are checked on
+    outputs only (the system prompt that holds them still reaches the model), and matched ignoring case, spaces
+    and punctuation, so a spelled-out ``Z-E-P-H-Y-R 7`` counts too. Audit entries never repeat them. Like the
+    other output checks they judge the whole answer: a streamed answer is withheld at the end, after its pieces.
+    """
 
     secrets: Action = "redact"
     system_prompt_leak: Literal["allow", "block"] = "block"
+    canaries: list[str] = Field(default_factory=list, description="values no output may contain (see above)")
     max_chars: int | None = Field(default=None, ge=1)
+
+    @field_validator("canaries")
+    @classmethod
+    def _distinctive(cls, value: list[str]) -> list[str]:
+        short = [c for c in value if len(canary_key(c)) < _CANARY_MIN_CHARS]
+        if short:
+            raise ValueError(
+                f"canary {short[0]!r} has fewer than {_CANARY_MIN_CHARS} letters or digits: it would match ordinary "
+                "text; use a longer, distinctive value"
+            )
+        return value
 
 
 class LimitsPolicy(_Section):
@@ -144,6 +171,18 @@ class Policy(_Section):
         if self.models.allow and not any(fnmatch.fnmatchcase(model, p) for p in self.models.allow):
             return False, f"model '{model}' is not in the allow list {self.models.allow}"
         return True, ""
+
+    @cached_property
+    def _canary_keys(self) -> list[str]:
+        return [canary_key(c) for c in self.output.canaries]
+
+    def leaked_canaries(self, text: str) -> int:
+        """How many of the policy's canaries ``text`` contains (ignoring case, spaces and punctuation)."""
+        keys = self._canary_keys
+        if not keys:
+            return 0
+        flat = canary_key(text)
+        return sum(key in flat for key in keys)
 
     @cached_property
     def _deny_terms(self) -> re.Pattern[str] | None:

@@ -39,7 +39,7 @@ import pandas as pd
 
 from workbench.errors import PolicyViolation, ValidationError
 from workbench.skills._perf import Stopwatch, paused_gc
-from workbench.skills.compute import ReportSpec, compute_report
+from workbench.skills.compute import ReportSpec, compute_report, compute_report_in_sql
 from workbench.skills.evidence import load_events, utc_timestamp
 from workbench.skills.payload import report_payload
 from workbench.skills.proficiency import EstimatorConfig
@@ -154,16 +154,19 @@ def build_report(
         tax = load_taxonomy(taxonomy)
         if role is not None:
             tax.role(role)
-        watch = Stopwatch()
-        events = load_events(source, team=team, since=since, until=until)
-        watch.lap("load")
         spec = ReportSpec(
             scope="manager",
             filters={"team": team, "role": role, "since": _iso(since), "until": _iso(until)},
             title=title or (f"Skills-gap report: team {team}" if team else "Skills-gap report"),
             role=role, roles=roles, as_of=as_of, period=period, min_group_size=min_group_size, config=config,
         )
-        report = _computed(events, tax, spec, watch)
+        watch = Stopwatch()
+        if _is_store(source):
+            report = _computed_in_sql(source, tax, spec, {"team": team, "since": since, "until": until}, watch)
+        else:
+            events = load_events(source, team=team, since=since, until=until)
+            watch.lap("load")
+            report = _computed(events, tax, spec, watch)
         if team is not None and report.counts.get("events", 0) == 0:
             report.messages.insert(0, f"no events for team '{team}': check the team name (teams are case-sensitive).")
         if out_dir is not None:
@@ -232,6 +235,28 @@ def learner_view(
 def _computed(events: pd.DataFrame, tax: Taxonomy, spec: ReportSpec, watch: Stopwatch) -> SkillsReport:
     """The report over ``events``, its timings led by the loading ones in ``watch``."""
     report = SkillsReport.of(compute_report(events, tax, spec))
+    report.timings = {**watch.wall, **report.timings}
+    report.cpu_timings = {**watch.cpu, **report.cpu_timings}
+    return report
+
+
+def _is_store(source: Any) -> bool:
+    """Whether ``source`` names a telemetry store (read with SQL aggregates) rather than events in memory."""
+    return source is None or isinstance(source, str) or hasattr(source, "sql_dialect")
+
+
+def _computed_in_sql(source: Any, tax: Taxonomy, spec: ReportSpec, filters: dict[str, Any],
+                     watch: Stopwatch) -> SkillsReport:
+    """The manager report with the heavy aggregation in the store's database (see ``compute_report_in_sql``)."""
+    from workbench.telemetry import open_store
+
+    owned = not hasattr(source, "sql_dialect")
+    store = open_store(source) if owned else source
+    try:
+        report = SkillsReport.of(compute_report_in_sql(store, tax, spec, filters))
+    finally:
+        if owned:
+            store.close()
     report.timings = {**watch.wall, **report.timings}
     report.cpu_timings = {**watch.cpu, **report.cpu_timings}
     return report

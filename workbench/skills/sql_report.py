@@ -5,9 +5,8 @@ instead of loading every event into pandas (the Python path, :func:`~workbench.s
 stays for event frames, for learner views and as the reference the tests compare against):
 
 - :func:`read_overview`: the number of report events and the newest time (``COUNT``/``MAX``);
-- :func:`read_learners`: one row per learner (``GROUP BY learner``: events, first and last time) with the latest
-  team and the latest recorded ``role`` (``ROW_NUMBER() OVER (PARTITION BY learner ORDER BY time DESC, seq
-  DESC)``);
+- :func:`read_learners`: one row per learner from ``GROUP BY learner, team`` and ``GROUP BY learner, role``
+  aggregates (events, first and last time, the latest team and recorded ``role``);
 - :func:`read_evidence`: the evidence rows (the drill-down index: one row per event and skill), with scores,
   weights, help discounts and origins computed from the JSON attributes in SQL; no attribute is parsed in Python;
 - :func:`read_outcome_columns`: the outcome events' few numbers (duration, tokens, cost, model, guardrail
@@ -41,7 +40,13 @@ from workbench.skills.evidence import (
     _summarise_unknown,
     pseudonymous,
 )
-from workbench.skills.sql_estimates import EVIDENCE_KINDS, _clip01, _evidence_parts, _help_factor, _score_weight
+from workbench.skills.sql_estimates import (
+    EVIDENCE_KINDS,
+    _clip01,
+    _evidence_parts,
+    _help_factor,
+    _score_weight,
+)
 
 #: Event kinds the outcome metrics read (``workbench.skills.outcomes``).
 OUTCOME_KINDS = ("task_started", "task_completed", "task_failed", "generation", "review", "guardrail")
@@ -58,7 +63,9 @@ class Overview:
 def _where(store: Any, params: dict[str, Any], filters: dict[str, Any], kinds: Sequence[str]) -> str:
     """The WHERE clause of the view (kinds, team, since, until), its values bound in ``params``."""
     params["kinds"] = list(kinds)
-    where = ["e.kind IN :kinds"]
+    # "(kind || '')": not the kind index: most events are of these kinds, and walking the index then fetching each
+    # row by seq costs SQLite about twice a plain scan (PostgreSQL's planner decides by itself either way).
+    where = ["(e.kind || '') IN :kinds"]
     if filters.get("team") is not None:
         where.append("e.team = :team")
         params["team"] = filters["team"]
@@ -100,47 +107,56 @@ def read_overview(store: Any, filters: dict[str, Any]) -> Overview:
     return Overview(int(count), None if newest is None else _times([newest]).iloc[0])
 
 
-_LEARNERS_SQL = """
-SELECT s.learner, s.n, s.first_seen, s.last_seen, t.team, r.role
-FROM (
-  SELECT e.learner AS learner, COUNT(*) AS n, MIN(e.time) AS first_seen, MAX(e.time) AS last_seen
-  FROM events e WHERE e.learner IS NOT NULL AND {where} GROUP BY e.learner
-) s
-LEFT JOIN (
-  SELECT learner, team FROM (
-    SELECT e.learner AS learner, e.team AS team,
-           ROW_NUMBER() OVER (PARTITION BY e.learner ORDER BY e.time DESC, e.seq DESC) AS rn
-    FROM events e WHERE e.learner IS NOT NULL AND e.team IS NOT NULL AND {where}
-  ) ranked WHERE rn = 1
-) t ON t.learner = s.learner
-LEFT JOIN (
-  SELECT learner, role FROM (
-    SELECT e.learner AS learner, {role} AS role,
-           ROW_NUMBER() OVER (PARTITION BY e.learner ORDER BY e.time DESC, e.seq DESC) AS rn
-    FROM events e
-    WHERE e.learner IS NOT NULL AND {where} AND e.kind IN :task_kinds AND {role} IS NOT NULL
-  ) ranked WHERE rn = 1
-) r ON r.learner = s.learner
-ORDER BY s.learner
+# Per (learner, team): events, first and last time, and the newest seq at the last time; per (learner, role) the
+# same for the recorded role. A few rows per learner: Python picks each learner's latest team and role. (Plain
+# GROUP BYs: on SQLite a ROW_NUMBER() window over every event sorts a million rows and costs far more.)
+_LEARNER_TEAMS_SQL = """
+SELECT e.learner, e.team, COUNT(*), MIN(e.time), MAX(e.time), MAX(e.seq)
+FROM events e WHERE e.learner IS NOT NULL AND {where}
+GROUP BY e.learner, e.team
+"""
+_LEARNER_ROLES_SQL = """
+SELECT learner, role, MAX(time), MAX(seq) FROM (
+  SELECT e.learner AS learner, {role} AS role, e.time AS time, e.seq AS seq
+  FROM events e WHERE e.learner IS NOT NULL AND {where} AND e.kind IN :task_kinds
+) r WHERE role IS NOT NULL
+GROUP BY learner, role
 """
 
 
 def read_learners(store: Any, filters: dict[str, Any]) -> pd.DataFrame:
-    """One row per learner in view: ``learner``, ``events``, ``first_seen``, ``last_seen``, the latest ``team``
-    (``None`` when no event has one) and ``recorded_role`` (the latest ``role`` attribute on a task event)."""
+    """One row per learner in view (sorted): ``learner``, ``events``, ``first_seen``, ``last_seen``, the latest
+    ``team`` (``None`` when no event has one) and ``recorded_role`` (the latest ``role`` attribute on a task
+    event). "Latest" is by time, then by insertion order."""
     params: dict[str, Any] = {"task_kinds": ["task_started", "task_completed", "task_failed"]}
     where = _where(store, params, filters, REPORT_KINDS)
+    columns = ["learner", "team", "n", "first", "last", "seq"]
+    teams = pd.DataFrame.from_records(_rows(store, _LEARNER_TEAMS_SQL.format(where=where), params, "kinds"),
+                                      columns=columns)
     role = store.sql_dialect.json_text("e.attributes", "role")
-    rows = _rows(store, _LEARNERS_SQL.format(where=where, role=role), params, "kinds", "task_kinds")
-    learner, n, first, last, team, recorded = (list(c) for c in zip(*rows, strict=True)) if rows else ([],) * 6
-    return pd.DataFrame({
-        "learner": np.asarray(learner, dtype=object),
-        "events": np.asarray(n, dtype=np.int64),
-        "first_seen": _times(first).array,
-        "last_seen": _times(last).array,
-        "team": np.asarray(team, dtype=object),
-        "recorded_role": np.asarray(recorded, dtype=object),
-    })
+    roles = pd.DataFrame.from_records(
+        _rows(store, _LEARNER_ROLES_SQL.format(where=where, role=role), params, "kinds", "task_kinds"),
+        columns=["learner", "role", "last", "seq"])
+    for frame in (teams, roles):
+        for column in ("first", "last"):
+            if column in frame:
+                frame[column] = _times(frame[column].tolist()).array
+    per = teams.groupby("learner", sort=True).agg(events=("n", "sum"), first_seen=("first", "min"),
+                                                  last_seen=("last", "max"))
+    out = per.reset_index().assign(events=lambda f: f["events"].astype(np.int64))
+    out["team"] = out["learner"].map(_latest(teams.loc[teams["team"].notna()], "team"))
+    out["recorded_role"] = out["learner"].map(_latest(roles, "role"))
+    for column in ("team", "recorded_role"):
+        out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out.loc[:, ["learner", "events", "first_seen", "last_seen", "team", "recorded_role"]]
+
+
+def _latest(rows: pd.DataFrame, column: str) -> pd.Series:
+    """Learner -> the ``column`` value of their newest row (by last time, then seq)."""
+    if rows.empty:
+        return pd.Series(dtype=object)
+    newest = rows.sort_values(["learner", "last", "seq"], kind="stable").drop_duplicates("learner", keep="last")
+    return pd.Series(newest[column].to_numpy(dtype=object), index=newest["learner"].to_numpy(dtype=object))
 
 
 _EVIDENCE_SQL = """

@@ -74,11 +74,13 @@ def _both(url: str, **options: Any) -> tuple[SkillsReport, SkillsReport]:
 
 def _outcome_events() -> list[Event]:
     """Outcome rules: tokens and cost given or priced, guardrail actions, reviews, retries."""
+    gen = {"kind": "generation", "team": "team-a", "playbook": "pb", "task": "t1"}
     out = [
-        event("generation", "ana", days=2, **{"gen_ai.usage.input_tokens": 12, "gen_ai.usage.output_tokens": 30,
-                                               "gen_ai.request.model": "workbench-tiny"}),
-        event("generation", "bo", days=3, **{"gen_ai.usage.input_tokens": 5, "cost": 0.25}),
-        event("generation", "bo", days=3, **{"gen_ai.usage.input_tokens": True, "gen_ai.usage.output_tokens": None}),
+        Event(learner="ana", time=at(2), **gen, attributes={  # type: ignore[arg-type]
+            "gen_ai.usage.input_tokens": 12, "gen_ai.usage.output_tokens": 30, "gen_ai.request.model": "workbench-tiny"}),
+        Event(learner="bo", time=at(3), **gen, attributes={"gen_ai.usage.input_tokens": 5, "cost": 0.25}),  # type: ignore[arg-type]
+        Event(learner="bo", time=at(3), **gen, attributes={  # type: ignore[arg-type]
+            "gen_ai.usage.input_tokens": True, "gen_ai.usage.output_tokens": None}),
         event("guardrail", "ana", days=4, action="block"),
         event("guardrail", "bo", days=4, action="allow"),
         event("review", "cy", days=5),

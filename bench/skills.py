@@ -7,8 +7,12 @@ PostgreSQL server (``--postgres URL``, else an embedded one from the ``embedded-
 stopped here). The same 1,000,000 events are loaded into PostgreSQL with ``COPY`` (not timed as part of the
 report; the load time is printed).
 
-**Workbench, whole report in Python** (``workbench.skills.build_report(store, taxonomy=<30-skill taxonomy>,
-out_dir=...)``, SQLite): events read from the store, evidence extraction, Beta posteriors with credible intervals
+**Workbench, whole report on a store** (``workbench.skills.build_report(store, taxonomy=<30-skill taxonomy>,
+out_dir=...)``, what ``workbench report`` runs), on each store: learners, evidence rows and outcome numbers read as
+SQL aggregates and narrow rows (``workbench.skills.sql_report``), the estimates from ``estimate_in_sql``; team
+tables, trends, outcome metrics and the files in Python over those; files included.
+
+**Workbench, whole report in Python** (``build_report(load_events(store), ...)``, SQLite: every event in pandas): events read from the store, evidence extraction, Beta posteriors with credible intervals
 for every (learner, skill), gaps to role targets, team aggregates with small-group suppression, monthly trends,
 outcome metrics, and the files (self-contained HTML, PNG heatmaps, every CSV). Vectorised: integer codes,
 ``numpy.bincount`` and group-bys over all learners at once. Its people x skills estimates are the reference the

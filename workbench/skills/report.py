@@ -19,6 +19,12 @@ role), else ``roles`` (a mapping of learner id to role id, e.g. from an HR roste
 attribute on the learner's events (the synthetic cohorts and the playbook runner record it on
 ``task_started``). A learner without a role has levels but no gaps.
 
+Where the work happens: on a telemetry store (a ``TelemetryStore``, a store URL or ``None``), the manager report
+reads aggregates and narrow rows computed by the database (:mod:`~workbench.skills.sql_report`, with the people x
+skills estimates from :func:`~workbench.skills.sql_estimates.estimate_in_sql`), never every event; an events
+frame (or iterable of events) is computed in pandas. Both give the same report (tested on SQLite and PostgreSQL).
+A learner view reads only the learner's own events.
+
 Where the code lives: :mod:`~workbench.skills.compute` computes the frames (a
 :class:`~workbench.skills.report_data.ReportData`); :mod:`~workbench.skills.payload` and
 :mod:`~workbench.skills.render` draw them; this module builds the views and :class:`SkillsReport`, the data plus
@@ -129,7 +135,8 @@ def build_report(
     """Build the manager's skills-gap report, and write it when ``out_dir`` is given.
 
     Args:
-        source: A ``TelemetryStore``, a store URL, an events DataFrame or ``None`` (the store in settings).
+        source: A ``TelemetryStore``, a store URL or ``None`` (the store in settings): aggregated in SQL; or an
+            events DataFrame / iterable of events: computed in pandas.
         taxonomy: Taxonomy file or name; default ``datasets/skills/genai-copilot.yaml``.
         team: Only this team.
         role: Compare everyone in view with this role's targets.

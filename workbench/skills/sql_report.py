@@ -90,10 +90,20 @@ def _rows(store: Any, sql: str, params: dict[str, Any], *expanding: str) -> list
         ) from exc
 
 
+def _time_column(d: Any, column: str) -> str:
+    """How a bulk read selects a time column: PostgreSQL sends epoch seconds (a double is far cheaper to send and
+    convert than a datetime object per row); SQLite sends its stored text, which pandas parses vectorised."""
+    return d.epoch_seconds(column) if d.name == "postgresql" else column
+
+
 def _times(values: Sequence[Any]) -> pd.Series:
-    """Stored times (SQLite: naive UTC text; PostgreSQL: aware datetimes) as UTC timestamps."""
+    """Times as read (SQLite: naive UTC text; PostgreSQL: epoch seconds or aware datetimes) as UTC timestamps."""
     if len(values) == 0:
         return pd.Series(dtype="datetime64[ns, UTC]")
+    if isinstance(values[0], float):
+        # Microseconds survive a double (|error| < 0.3 us at today's epoch): round back to whole microseconds.
+        micros = np.round(np.asarray(values, dtype=float) * 1e6).astype(np.int64)
+        return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype("datetime64[ns, UTC]")
     return pd.Series(pd.to_datetime(list(values), utc=True, format="ISO8601")).astype("datetime64[ns, UTC]")
 
 
@@ -164,7 +174,7 @@ WITH ev AS (
          {counted} AS counted, {help} AS help
   FROM events e WHERE {where}
 )
-SELECT 0 AS part, seq, id, time, learner, team, playbook, task, run_id, skill, 'score' AS source, scorer, criterion,
+SELECT 0 AS part, seq, id, {time_out}, learner, team, playbook, task, run_id, skill, 'score' AS source, scorer, criterion,
        CASE WHEN score IS NOT NULL THEN {clip_score} END AS outcome, {score_weight} AS weight, origin, counted
 FROM (
   SELECT seq, id, time, learner, team, playbook, task, run_id, attributes, origin, counted, help,
@@ -173,7 +183,7 @@ FROM (
 ) s
 WHERE skill IS NOT NULL AND skill <> ''
 UNION ALL
-SELECT 1, ev.seq, ev.id, ev.time, ev.learner, ev.team, ev.playbook, ev.task, ev.run_id, {entry_skill}, ev.kind,
+SELECT 1, ev.seq, ev.id, {ev_time_out}, ev.learner, ev.team, ev.playbook, ev.task, ev.run_id, {entry_skill}, ev.kind,
        'task', NULL, CASE WHEN ev.kind = 'task_completed' THEN :completed ELSE :failed END,
        :task_w * {entry_weight} * ev.help, ev.origin, ev.counted
 FROM ev {entry_join}
@@ -206,7 +216,8 @@ def read_evidence(store: Any, skills: Sequence[str], weights: EvidenceWeights, f
         score_weight=_score_weight(d, weights, params), scorer=d.json_text("attributes", "scorer"),
         criterion=d.json_text("attributes", "criterion"), clip_score=_clip01(d, "score"),
         score_skill=parts["score_skill"], score=parts["score"], entry_skill=parts["entry_skill"],
-        entry_weight=parts["entry_weight"], entry_join=parts["entry_join"],
+        entry_weight=parts["entry_weight"], entry_join=parts["entry_join"], time_out=_time_column(d, "time"),
+        ev_time_out=_time_column(d, "ev.time"),
     )
     rows = pd.DataFrame.from_records(_rows(store, sql, params, "kinds", "origins"), columns=_EVIDENCE_COLUMNS)
     # Scores first, then task outcomes, each in event order (a stable sort keeps a mapping's entries in order).
@@ -254,7 +265,7 @@ def _split_evidence(frame: pd.DataFrame, known: set[str], invalid: int) -> Evide
 
 
 _OUTCOMES_SQL = """
-SELECT e.kind, e.learner, e.team, e.playbook, e.task, e.time, e.duration_s,
+SELECT e.kind, e.learner, e.team, e.playbook, e.task, {time}, e.duration_s,
        CASE WHEN e.kind = 'generation' THEN {tin} END, CASE WHEN e.kind = 'generation' THEN {tout} END,
        CASE WHEN e.kind = 'generation' THEN {cost} END, CASE WHEN e.kind = 'generation' THEN {model} END,
        CASE WHEN e.kind = 'guardrail' THEN {action} END
@@ -277,7 +288,7 @@ def read_outcome_columns(store: Any, filters: dict[str, Any]) -> pd.DataFrame:
         tout=d.json_number("e.attributes", "gen_ai.usage.output_tokens"),
         cost=d.json_number("e.attributes", "cost"),
         model=d.json_text("e.attributes", "gen_ai.request.model"),
-        action=d.json_text("e.attributes", "action"),
+        action=d.json_text("e.attributes", "action"), time=_time_column(d, "e.time"),
     )
     frame = pd.DataFrame.from_records(_rows(store, sql, params, "kinds"), columns=OUTCOME_COLUMNS)
     frame["time"] = _times(frame["time"].tolist()).array

@@ -7,7 +7,7 @@ and cells) are applied here, so every view of the result inherits them; see :mod
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -18,7 +18,13 @@ import pandas as pd
 from workbench.errors import ValidationError
 from workbench.skills._perf import Stopwatch
 from workbench.skills.evidence import Evidence, extract_evidence, pseudonymous, utc_timestamp
-from workbench.skills.outcomes import outcome_metrics, prepare_outcome_events, suppress_small
+from workbench.skills.outcomes import (
+    OutcomeEvents,
+    outcome_metrics,
+    prepare_outcome_columns,
+    prepare_outcome_events,
+    suppress_small,
+)
 from workbench.skills.proficiency import EstimatorConfig, add_gaps, estimate_proficiency, trend_frame
 from workbench.skills.report_data import ALL, NO_TEAM, ReportData, suppressed_label
 from workbench.skills.taxonomy import Taxonomy
@@ -66,24 +72,89 @@ def compute_report(events: pd.DataFrame, tax: Taxonomy, spec: ReportSpec) -> Rep
     from workbench.settings import get_settings
 
     settings = get_settings()
-    config = spec.config or EstimatorConfig()
+    config, k = _model(spec, settings)
+    watch = Stopwatch()
+    stamp = _as_of(events["time"].max() if len(events) else None, spec.as_of)
+    events = events.assign(learner=pseudonymous(events["learner"]))
+    est = _estimate(events, tax, spec, config, stamp, watch)
+    prices = _prices(settings)
+    return _finish(est, tax, spec, _Totals(len(events), stamp, k, config), watch,
+                   lambda team_of: prepare_outcome_events(events, prices, team_of=team_of, period=spec.period))
+
+
+def compute_report_in_sql(store: Any, tax: Taxonomy, spec: ReportSpec, filters: dict[str, Any]) -> ReportData:
+    """The manager report over the events of ``store`` in view of ``filters`` (team, since, until), with the
+    heavy aggregation in the database (:mod:`workbench.skills.sql_report`); the same result as
+    :func:`compute_report` over the same events."""
+    from workbench.settings import get_settings
+    from workbench.skills.sql_estimates import estimate_in_sql
+    from workbench.skills.sql_report import read_evidence, read_learners, read_outcome_columns, read_overview
+
+    settings = get_settings()
+    config, k = _model(spec, settings)
+    watch = Stopwatch()
+    overview = read_overview(store, filters)
+    stamp = _as_of(overview.newest, spec.as_of)
+    messages: list[str] = []
+    raw = read_learners(store, filters)
+    frame = raw.assign(learner=pseudonymous(raw["learner"]), team=raw["team"].where(raw["team"].notna(), NO_TEAM),
+                       role=raw["recorded_role"]).sort_values("learner").reset_index(drop=True)
+    learners = _with_roles(frame, role=spec.role, roles=spec.roles, tax=tax, messages=messages)
+    watch.lap("learners")
+    evidence = read_evidence(store, tax.skill_ids, config.weights, filters)
+    watch.lap("evidence")
+    people = estimate_in_sql(store, tax.skill_ids, as_of=stamp, config=config, **filters)
+    people = _with_targets(people.assign(learner=pseudonymous(people["learner"])), learners, tax)
+    watch.lap("estimate")
+    est = _Estimates(learners, evidence, people, messages)
+    prices = _prices(settings)
+
+    def encode(team_of: Mapping[str, str]) -> OutcomeEvents:
+        narrow = read_outcome_columns(store, filters)
+        narrow["learner"] = pseudonymous(narrow["learner"])
+        return prepare_outcome_columns(narrow, prices, team_of=team_of, period=spec.period)
+
+    return _finish(est, tax, spec, _Totals(overview.events, stamp, k, config), watch, encode)
+
+
+@dataclass(frozen=True)
+class _Totals:
+    """The view's event count, estimate time, suppression threshold and model."""
+
+    events: int
+    stamp: pd.Timestamp
+    k: int
+    config: EstimatorConfig
+
+
+def _model(spec: ReportSpec, settings: Any) -> tuple[EstimatorConfig, int]:
     k = int(spec.min_group_size if spec.min_group_size is not None else settings.min_group_size)
     if k < 1:
         raise ValidationError("min_group_size must be at least 1", field="min_group_size", hint="e.g. 5")
-    watch = Stopwatch()
-    stamp = _as_of(events, spec.as_of)
-    events = events.assign(learner=pseudonymous(events["learner"]))
-    est = _estimate(events, tax, spec, config, stamp, watch)
+    return spec.config or EstimatorConfig(), k
+
+
+def _prices(settings: Any) -> dict[str, tuple[float, float]]:
+    return {name: (p.input_per_1k, p.output_per_1k) for name, p in settings.prices.items()}
+
+
+def _finish(
+    est: _Estimates, tax: Taxonomy, spec: ReportSpec, totals: _Totals, watch: Stopwatch,
+    encode_outcomes: Callable[[Mapping[str, str]], OutcomeEvents],
+) -> ReportData:
+    """Suppression, team table, trends, outcomes, drill-down index and messages over the estimates."""
+    k, stamp, config = totals.k, totals.stamp, totals.config
     visible = _restrict_to_visible(est, k, spec.scope)
     teams = _team_table(est.people, est.learners, tax, k, scope=spec.scope)
     watch.lap("aggregate")
     trends = _trends(est.evidence.frame, est.people, est.learners, stamp, spec.period, config, k, scope=spec.scope)
     watch.lap("trends")
-    outcomes = _outcomes(events, est.learners, settings, k, scope=spec.scope, period=spec.period)
+    team_of = dict(zip(est.learners["learner"], est.learners["team"], strict=True)) if not est.learners.empty else {}
+    outcomes = _outcomes(encode_outcomes(team_of), k, scope=spec.scope)
     watch.lap("outcomes")
     evidence = _drilldown_evidence(_with_uncounted(est.evidence), visible, stamp, config)
     watch.lap("drilldown_index")
-    _explain(est.messages, events, est.evidence, est.learners, tax, k, scope=spec.scope)
+    _explain(est.messages, totals.events, est.evidence, est.learners, tax, k, scope=spec.scope)
     return ReportData(
         taxonomy=tax,
         scope=spec.scope,
@@ -98,7 +169,7 @@ def compute_report(events: pd.DataFrame, tax: Taxonomy, spec: ReportSpec) -> Rep
         evidence=evidence,
         unknown_skills=est.evidence.unknown,
         messages=est.messages,
-        counts=_counts(events, est, visible, tax),
+        counts=_counts(totals.events, est, visible, tax),
         timings=dict(watch.wall),
         cpu_timings=dict(watch.cpu),
         title=spec.title,
@@ -106,12 +177,12 @@ def compute_report(events: pd.DataFrame, tax: Taxonomy, spec: ReportSpec) -> Rep
     )
 
 
-def _as_of(events: pd.DataFrame, as_of: datetime | str | None) -> pd.Timestamp:
+def _as_of(newest: pd.Timestamp | None, as_of: datetime | str | None) -> pd.Timestamp:
     """The estimate's time: ``as_of``, else now (or the newest event, if later)."""
     if as_of is not None:
         return utc_timestamp(as_of)
     now = pd.Timestamp(datetime.now(timezone.utc))
-    return max(now, events["time"].max()) if len(events) else now
+    return max(now, newest) if newest is not None and pd.notna(newest) else now
 
 
 def _estimate(
@@ -166,10 +237,10 @@ def _drilldown_evidence(
     ))
 
 
-def _counts(events: pd.DataFrame, est: _Estimates, visible: set[str], tax: Taxonomy) -> dict[str, int]:
+def _counts(n_events: int, est: _Estimates, visible: set[str], tax: Taxonomy) -> dict[str, int]:
     evidence, learners = est.evidence, est.learners
     return {
-        "events": len(events),
+        "events": n_events,
         "evidence": len(evidence.frame),
         "learners": len(learners),
         "visible_learners": len(visible),
@@ -215,9 +286,7 @@ def _learner_table(
     known = pd.notna(teams)
     latest = pd.Series(teams[known]).groupby(ordered_codes[known]).last()
     frame["team"] = latest.reindex(range(n)).fillna(NO_TEAM).to_numpy(dtype=object)
-    if role is not None:
-        frame["role"] = role
-    else:
+    if role is None:
         # The latest 'role' attribute on the learner's task events (recorded by the runner and the generator).
         kinds = events["kind"].to_numpy()[has]
         task_rows = np.flatnonzero((kinds == "task_started") | (kinds == "task_completed") | (kinds == "task_failed"))
@@ -227,6 +296,18 @@ def _learner_table(
         ok = pd.notna(recorded)
         latest_role = pd.Series(recorded[ok]).groupby(codes[task_rows][ok]).last()
         frame["role"] = latest_role.reindex(range(n)).to_numpy(dtype=object)
+    return _with_roles(frame, role=role, roles=roles, tax=tax, messages=messages)
+
+
+def _with_roles(
+    frame: pd.DataFrame, *, role: str | None, roles: Mapping[str, str] | None, tax: Taxonomy, messages: list[str]
+) -> pd.DataFrame:
+    """The learner table with its ``role`` column resolved: ``role`` for everyone, else the roster ``roles``,
+    else the recorded role already in the column; roles the taxonomy lacks are dropped with a message."""
+    columns = ["learner", "team", "role", "events", "first_seen", "last_seen"]
+    if role is not None:
+        frame["role"] = role
+    else:
         if roles:
             from workbench.telemetry import pseudonymize
 
@@ -352,12 +433,7 @@ def _trends(
     return out.loc[:, columns]
 
 
-def _outcomes(
-    events: pd.DataFrame, learners: pd.DataFrame, settings: Any, k: int, *, scope: str, period: str
-) -> dict[str, pd.DataFrame]:
-    prices = {name: (p.input_per_1k, p.output_per_1k) for name, p in settings.prices.items()}
-    team_of = dict(zip(learners["learner"], learners["team"], strict=True)) if not learners.empty else {}
-    encoded = prepare_outcome_events(events, prices, team_of=team_of, period=period)
+def _outcomes(encoded: OutcomeEvents, k: int, *, scope: str) -> dict[str, pd.DataFrame]:
     limit = 1 if scope == "learner" else k
     out = {}
     for name, by in (("all", None), ("team", "team"), ("task", "task"), ("period", "period")):
@@ -369,7 +445,7 @@ def _outcomes(
 
 def _explain(
     messages: list[str],
-    events: pd.DataFrame,
+    n_events: int,
     evidence: Evidence,
     learners: pd.DataFrame,
     tax: Taxonomy,
@@ -377,7 +453,7 @@ def _explain(
     *,
     scope: str,
 ) -> None:
-    if events.empty:
+    if n_events == 0:
         messages.insert(
             0,
             "no events found in the telemetry store for this view: the report is empty. Learners record "

@@ -93,28 +93,58 @@ def prepare_outcome_events(
         period: ``"month"`` or ``"week"`` for the period groups.
     """
     kind_codes = pd.Index(list(_KINDS)).get_indexer(events["kind"]).astype(np.int64)
-    keep = np.flatnonzero(kind_codes >= 0)
-    frame = events.loc[:, ["learner", "team", "playbook", "task", "time", "duration_s", "attributes"]].iloc[keep]
-    kind = kind_codes[keep]
-    n = len(frame)
+    frame = events.loc[:, ["kind", "learner", "team", "playbook", "task", "time", "duration_s", "attributes"]].iloc[
+        np.flatnonzero(kind_codes >= 0)]
     attrs = frame["attributes"].tolist()
-    tokens = np.zeros(n)
-    cost = np.zeros(n)
-    incident = np.zeros(n, dtype=bool)
-    gen = np.flatnonzero(kind == _GENERATION)
+    kind = frame["kind"].to_numpy()
+    gen = np.flatnonzero(kind == "generation")
+    n = len(frame)
+    columns = {name: np.full(n, np.nan) for name in ("input_tokens", "output_tokens", "cost")}
+    model = np.full(n, None, dtype=object)
+    action = np.full(n, None, dtype=object)
     if len(gen):
         gattrs = [attrs[i] for i in gen]
-        tin = _numbers([a.get("gen_ai.usage.input_tokens") for a in gattrs])
-        tout = _numbers([a.get("gen_ai.usage.output_tokens") for a in gattrs])
-        given = _numbers([a.get("cost") for a in gattrs], fill=np.nan)
-        model = pd.Series([a.get("gen_ai.request.model") for a in gattrs], dtype=object)
+        for name, key in (("input_tokens", "gen_ai.usage.input_tokens"), ("output_tokens", "gen_ai.usage.output_tokens"),
+                          ("cost", "cost")):
+            columns[name][gen] = _numbers([a.get(key) for a in gattrs], fill=np.nan)
+        model[gen] = [a.get("gen_ai.request.model") for a in gattrs]
+    guard = np.flatnonzero(kind == "guardrail")
+    action[guard] = [attrs[i].get("action") for i in guard]
+    narrow = frame.drop(columns="attributes").assign(**columns, model=model, action=action)
+    return prepare_outcome_columns(narrow, prices, team_of=team_of, period=period)
+
+
+def prepare_outcome_columns(
+    frame: pd.DataFrame,
+    prices: Mapping[str, tuple[float, float]],
+    *,
+    team_of: Mapping[str, str] | None = None,
+    period: str = "month",
+) -> OutcomeEvents:
+    """Encode outcome events given as narrow columns (``kind``, ``learner``, ``team``, ``playbook``, ``task``,
+    ``time``, ``duration_s``, and the attributes read: ``input_tokens``, ``output_tokens``, ``cost``, ``model``
+    of generations, ``action`` of guardrail events; NaN/None elsewhere), as :func:`prepare_outcome_events` or
+    the database (``workbench.skills.sql_report.read_outcome_columns``) makes them."""
+    kind_codes = pd.Index(list(_KINDS)).get_indexer(frame["kind"]).astype(np.int64)
+    keep = np.flatnonzero(kind_codes >= 0)
+    frame = frame.iloc[keep]
+    kind = kind_codes[keep]
+    n = len(frame)
+    tokens = np.zeros(n)
+    cost = np.zeros(n)
+    gen = np.flatnonzero(kind == _GENERATION)
+    if len(gen):
+        tin = np.nan_to_num(frame["input_tokens"].to_numpy(dtype=float)[gen], nan=0.0, posinf=0.0, neginf=0.0)
+        tout = np.nan_to_num(frame["output_tokens"].to_numpy(dtype=float)[gen], nan=0.0, posinf=0.0, neginf=0.0)
+        given = frame["cost"].to_numpy(dtype=float)[gen]
+        given = np.where(np.isfinite(given), given, np.nan)
+        model = pd.Series(frame["model"].to_numpy(dtype=object)[gen], dtype=object)
         pin = model.map({m: p[0] for m, p in prices.items()}).fillna(0.0).to_numpy(dtype=float)
         pout = model.map({m: p[1] for m, p in prices.items()}).fillna(0.0).to_numpy(dtype=float)
         tokens[gen] = tin + tout
         cost[gen] = np.where(np.isnan(given), (tin * pin + tout * pout) / 1000.0, given)
-    guard = np.flatnonzero(kind == _GUARDRAIL)
-    if len(guard):
-        incident[guard] = [attrs[i].get("action") in INCIDENT_ACTIONS for i in guard]
+    incident = (kind == _GUARDRAIL) & pd.Series(frame["action"].to_numpy(dtype=object)).isin(
+        INCIDENT_ACTIONS).to_numpy()
     learner, _ = _codes(frame["learner"])
     playbook_code, playbook_names = _codes(frame["playbook"])
     bare_task, bare_names = _codes(frame["task"])

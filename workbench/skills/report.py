@@ -19,6 +19,12 @@ role), else ``roles`` (a mapping of learner id to role id, e.g. from an HR roste
 attribute on the learner's events (the synthetic cohorts and the playbook runner record it on
 ``task_started``). A learner without a role has levels but no gaps.
 
+Where the work happens: on a telemetry store (a ``TelemetryStore``, a store URL or ``None``), the manager report
+reads aggregates and narrow rows computed by the database (:mod:`~workbench.skills.sql_report`, with the people x
+skills estimates from :func:`~workbench.skills.sql_estimates.estimate_in_sql`), never every event; an events
+frame (or iterable of events) is computed in pandas. Both give the same report (tested on SQLite and PostgreSQL).
+A learner view reads only the learner's own events.
+
 Where the code lives: :mod:`~workbench.skills.compute` computes the frames (a
 :class:`~workbench.skills.report_data.ReportData`); :mod:`~workbench.skills.payload` and
 :mod:`~workbench.skills.render` draw them; this module builds the views and :class:`SkillsReport`, the data plus
@@ -39,7 +45,7 @@ import pandas as pd
 
 from workbench.errors import PolicyViolation, ValidationError
 from workbench.skills._perf import Stopwatch, paused_gc
-from workbench.skills.compute import ReportSpec, compute_report
+from workbench.skills.compute import ReportSpec, compute_report, compute_report_in_sql
 from workbench.skills.evidence import load_events, utc_timestamp
 from workbench.skills.payload import report_payload
 from workbench.skills.proficiency import EstimatorConfig
@@ -129,7 +135,8 @@ def build_report(
     """Build the manager's skills-gap report, and write it when ``out_dir`` is given.
 
     Args:
-        source: A ``TelemetryStore``, a store URL, an events DataFrame or ``None`` (the store in settings).
+        source: A ``TelemetryStore``, a store URL or ``None`` (the store in settings): aggregated in SQL; or an
+            events DataFrame / iterable of events: computed in pandas.
         taxonomy: Taxonomy file or name; default ``datasets/skills/genai-copilot.yaml``.
         team: Only this team.
         role: Compare everyone in view with this role's targets.
@@ -154,16 +161,19 @@ def build_report(
         tax = load_taxonomy(taxonomy)
         if role is not None:
             tax.role(role)
-        watch = Stopwatch()
-        events = load_events(source, team=team, since=since, until=until)
-        watch.lap("load")
         spec = ReportSpec(
             scope="manager",
             filters={"team": team, "role": role, "since": _iso(since), "until": _iso(until)},
             title=title or (f"Skills-gap report: team {team}" if team else "Skills-gap report"),
             role=role, roles=roles, as_of=as_of, period=period, min_group_size=min_group_size, config=config,
         )
-        report = _computed(events, tax, spec, watch)
+        watch = Stopwatch()
+        if _is_store(source):
+            report = _computed_in_sql(source, tax, spec, {"team": team, "since": since, "until": until}, watch)
+        else:
+            events = load_events(source, team=team, since=since, until=until)
+            watch.lap("load")
+            report = _computed(events, tax, spec, watch)
         if team is not None and report.counts.get("events", 0) == 0:
             report.messages.insert(0, f"no events for team '{team}': check the team name (teams are case-sensitive).")
         if out_dir is not None:
@@ -232,6 +242,28 @@ def learner_view(
 def _computed(events: pd.DataFrame, tax: Taxonomy, spec: ReportSpec, watch: Stopwatch) -> SkillsReport:
     """The report over ``events``, its timings led by the loading ones in ``watch``."""
     report = SkillsReport.of(compute_report(events, tax, spec))
+    report.timings = {**watch.wall, **report.timings}
+    report.cpu_timings = {**watch.cpu, **report.cpu_timings}
+    return report
+
+
+def _is_store(source: Any) -> bool:
+    """Whether ``source`` names a telemetry store (read with SQL aggregates) rather than events in memory."""
+    return source is None or isinstance(source, str) or hasattr(source, "sql_dialect")
+
+
+def _computed_in_sql(source: Any, tax: Taxonomy, spec: ReportSpec, filters: dict[str, Any],
+                     watch: Stopwatch) -> SkillsReport:
+    """The manager report with the heavy aggregation in the store's database (see ``compute_report_in_sql``)."""
+    from workbench.telemetry import open_store
+
+    owned = not hasattr(source, "sql_dialect")
+    store = open_store(source) if owned else source
+    try:
+        report = SkillsReport.of(compute_report_in_sql(store, tax, spec, filters))
+    finally:
+        if owned:
+            store.close()
     report.timings = {**watch.wall, **report.timings}
     report.cpu_timings = {**watch.cpu, **report.cpu_timings}
     return report

@@ -68,17 +68,17 @@ class SqliteDialect(SqlDialect):
     name = "sqlite"
 
     def json_text(self, doc: str, key: str) -> str:
-        return f"json_extract({doc}, '$.{_checked(key)}')"
+        return f"json_extract({doc}, '$.\"{_checked(key)}\"')"
 
     def json_number(self, doc: str, key: str) -> str:
-        path = f"'$.{_checked(key)}'"
+        path = f"'$.\"{_checked(key)}\"'"
         return (
             f"(CASE json_type({doc}, {path}) WHEN 'integer' THEN CAST(json_extract({doc}, {path}) AS REAL) "
             f"WHEN 'real' THEN json_extract({doc}, {path}) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END)"
         )
 
     def skill_entries(self, doc: str, key: str) -> tuple[str, str, str]:
-        path = f"'$.{_checked(key)}'"
+        path = f"'$.\"{_checked(key)}\"'"
         kind = f"json_type({doc}, {path})"
         # json_each walks an object's members (key = skill, value = weight) or a list's items (value = skill).
         join = f"JOIN json_each({doc}, {path}) AS entry ON {kind} IN ('object', 'array')"

@@ -111,7 +111,7 @@ def _sql_report(url: str, skills: int, out: Path, as_of: pd.Timestamp) -> tuple[
     with open_store(url) as store:
         server = _server_cpu(store)
         wall, cpu = time.perf_counter(), time.process_time()
-        report = build_report(store, taxonomy=tax, out_dir=out, as_of=as_of)
+        report = build_report(store, taxonomy=tax, out_dir=out, as_of=as_of, engine="sql")
         took, used = time.perf_counter() - wall, time.process_time() - cpu
         after = _server_cpu(store)
     return report, took, used, None if server is None or after is None else after - server

@@ -65,7 +65,7 @@ def assert_same_report(sql: SkillsReport, python: SkillsReport) -> None:
 
 def _both(url: str, **options: Any) -> tuple[SkillsReport, SkillsReport]:
     with open_store(url) as store:
-        sql = build_report(store, **options)
+        sql = build_report(store, engine="sql", **options)
         python = build_report(load_events(store), **options)  # the events frame is filtered in pandas
     assert "evidence" in sql.timings and "load" not in sql.timings  # the SQL path ran, not a full load
     assert "load" in python.timings
@@ -150,3 +150,15 @@ def test_sql_report_on_postgres_equals_the_python_report(pg_database: str) -> No
     assert len(sql.people) > 100 and len(sql.outcomes["task"]) > 3
     assert_same_report(sql, python)
     assert_same_report(*_both(pg_database, as_of="2026-05-02T00:00:00+00:00", team="team-b", period="week"))
+
+
+def test_auto_engine_aggregates_in_sql_on_postgresql_only_and_refuses_an_unknown_engine(tmp_path: Path) -> None:
+    """``auto``: SQLite reports load the events (measured faster there), PostgreSQL ones aggregate in SQL."""
+    from workbench.errors import ValidationError
+    from workbench.skills.report import _use_sql
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    assert not _use_sql(url, "auto") and _use_sql(url, "sql") and not _use_sql("postgresql://h/db", "pandas")
+    assert _use_sql("postgresql+psycopg://h/db", "auto")
+    with pytest.raises(ValidationError, match="unknown report engine 'fast'"):
+        build_report(url, engine="fast")

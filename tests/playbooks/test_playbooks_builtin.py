@@ -24,6 +24,7 @@ BUILTIN = (
     "evaluation-suites",
     "cost-latency",
     "data-curation",
+    "preference-tuning",
 )
 
 

@@ -7,6 +7,8 @@ builtin test (`workbench playbook test`).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ def test_every_shipped_pair_prefers_the_policy_reply_and_the_judge_sees_it_blind
     chosen = _score("reply-policy.yaml", [{"id": p["id"], "output": p["chosen"]} for p in pairs])
     rejected = _score("reply-policy.yaml", [{"id": p["id"], "output": p["rejected"]} for p in pairs])
     assert all(c.passed and c.score == 1.0 for c in chosen)
-    assert all(not r.passed and r.score < c.score for r, c in zip(rejected, chosen))
+    assert all(not r.passed and r.score < c.score for r, c in zip(rejected, chosen, strict=True))
     assert all(s.passed for s in _score("preference-pair.yaml", pairs))
     # The arena's judge votes for the policy reply whichever side it sits on.
     judge = rubric_judge(ROOT / "rubrics" / "reply-policy.yaml")
@@ -68,3 +70,9 @@ def test_verdict_rubric_orders_the_answer_bank() -> None:
         results[answer["quality"]] = s
     assert results["good"].passed and not results["fair"].passed and not results["poor"].passed
     assert results["good"].score > results["fair"].score > results["poor"].score
+
+
+def test_the_shipped_preference_files_are_what_their_script_writes() -> None:
+    script = get_settings().datasets_dir / "finetune" / "support-replies" / "make_support_replies.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout

@@ -183,14 +183,17 @@ def _metrics_callback(steps: list[dict[str, float]]) -> Any:
 
 
 def _trainer(config: PreferenceConfig, pairs: list[PreferencePair], steps: list[dict[str, float]]) -> Any:
+    import importlib
+
     import torch
-    from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
     from workbench.tuning._runtime import resolve_model_dir
 
+    # Hugging Face's `datasets` (TRL's input type); by name, since linters see the repo's datasets/ folder there.
+    dataset_cls = importlib.import_module("datasets").Dataset
     model_dir = resolve_model_dir(config.model)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     if tokenizer.pad_token is None:
@@ -219,7 +222,7 @@ def _trainer(config: PreferenceConfig, pairs: list[PreferencePair], steps: list[
         dataloader_num_workers=0,
         gradient_checkpointing=False,
     )
-    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(_as_rows(pairs, config.system_prompt)),
+    trainer = DPOTrainer(model=model, args=args, train_dataset=dataset_cls.from_list(_as_rows(pairs, config.system_prompt)),
                          processing_class=tokenizer, peft_config=lora, callbacks=[_metrics_callback(steps)])  # fmt: skip
     trainer.remove_callback(PrinterCallback)  # the metrics are collected above, not printed line by line
     return trainer

@@ -31,7 +31,6 @@ from workbench.errors import ConfigError, ValidationError
 
 PAIR_FIELDS = ("prompt", "chosen", "rejected")
 PREFERENCE_CONFIG_FILE = "preference_config.json"
-DEFAULT_SYSTEM_PROMPT = "You are the Acme help desk. Reply to the ticket."
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,8 @@ class PreferenceConfig:
         loss_type: ``sigmoid`` is DPO; ``ipo`` and ``hinge`` are TRL's variants.
         max_steps, batch_size, learning_rate, seed: The optimiser (AdamW, linear decay).
         max_length: Longest prompt + answer in tokens (longer pairs are truncated).
-        system_prompt: Put before every prompt (``None``: none).
+        system_prompt: A system message before every prompt (``None``: none, so the chat template adds its
+            default one, as it does when the adapter answers a bare prompt later).
         num_threads: torch CPU threads (``None``: leave as is).
     """
 
@@ -114,7 +114,7 @@ class PreferenceConfig:
     learning_rate: float = 5e-4
     max_length: int = 128
     seed: int = 0
-    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
+    system_prompt: str | None = None
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -284,7 +284,6 @@ def train_preferences(config: PreferenceConfig, *, overwrite: bool = False) -> P
 
 
 __all__ = [
-    "DEFAULT_SYSTEM_PROMPT",
     "PreferenceConfig",
     "PreferencePair",
     "PreferenceResult",

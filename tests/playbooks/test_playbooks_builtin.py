@@ -26,6 +26,7 @@ BUILTIN = (
     "cost-latency",
     "data-curation",
     "guardrails-redteam",
+    "preference-tuning",
 )
 
 

@@ -9,7 +9,9 @@ Importing this package is cheap: names load on first use. The pieces:
 - the preflight plan (:mod:`~workbench.tuning.plan`): peak memory by component, from the model's config alone;
 - training (:mod:`~workbench.tuning.trainer`): :func:`train`, checkpoints, :class:`StopSignal`, callbacks,
   telemetry, the run card (:mod:`~workbench.tuning.runcard`);
-- use and export (:mod:`~workbench.tuning.export`): load a tuned adapter as a chat model, merge, evaluate.
+- use and export (:mod:`~workbench.tuning.export`): load a tuned adapter as a chat model, merge, evaluate;
+- preference tuning (:mod:`~workbench.tuning.preference`): DPO of a LoRA adapter on chosen/rejected pairs
+  (:func:`train_preferences`, TRL's ``DPOTrainer``).
 
 Quick start::
 
@@ -38,6 +40,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "evaluate": ("EvalResult", "evaluate_model", "house_format_ok"),
     "export": ("AdapterSource", "evaluate_adapter", "load_adapter", "load_tuned", "merge_adapter"),
     "checkpoint": ("check_adapter_dir",),
+    "preference": (
+        "PreferenceConfig", "PreferencePair", "PreferenceResult", "load_preferences", "train_preferences",
+    ),
 }
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -42,6 +42,8 @@ help:
 	@echo "make chp        configurable-http-proxy (npm) into .npm-chp/ for JupyterHub (extensions/jupyterhub)"
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11, 5))' || { echo "$(PYTHON) is\
+	  $$($(PYTHON) -V 2>&1): the lock needs Python 3.11.5 or newer; run with PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(if $(LOCK),--constraint $(LOCK)) --upgrade pip
 

@@ -271,14 +271,14 @@ def _manager_sees_both(browser: Any, hub: Hub, pseudonyms: dict[str, str]) -> No
             assert not rows[skill]["suppressed"] and rows[skill]["learners"] == 2, rows[skill]
         cell = api(boss, hub, "boss", f"report/evidence?team={TEAM}&skill=evaluation_design&limit=50")
         assert {item["learner"] for item in cell["items"]} == set(pseudonyms.values()), cell
-        # The sidebar draws the same report: the team's column, both learners in it.
+        # The sidebar summarises the same report and opens the heatmap panel: the team's column, both learners.
         boss.locator('.jp-SideBar li[data-id="workbench-sidebar"]').click()
         section = boss.locator("#workbench-sidebar .wb-ReportSection")
-        heatmap = section.locator("table.wb-Heatmap")
+        expect(section.locator(".wb-ReportCounts")).to_contain_text("2 learners", timeout=90000)
+        section.locator("button.wb-OpenReport").click()
+        heatmap = boss.locator(".jp-MainAreaWidget#workbench-team-report table.wb-Heatmap")
         expect(heatmap).to_be_visible(timeout=90000)
         expect(heatmap.locator(f'th.wb-HeatTeam[data-team="{TEAM}"]')).to_contain_text("n=2")
-        expect(section.locator(".wb-ReportCounts")).to_contain_text("2 learners")
-        heatmap.scroll_into_view_if_needed()
         screenshot(boss, "workbench-hub-manager.png")
 
 

@@ -124,7 +124,6 @@ def _query(
         "as_of_epoch": as_of.value / 1e9,
         "half_life_s": config.half_life_days * 86_400.0,
         "skills": skills,
-        "kinds": list(EVIDENCE_KINDS),
         "origins": list(w.counted_origins),
         "min_effort": w.min_effort,
         "hint_discount": w.hint_discount,
@@ -137,17 +136,10 @@ def _query(
         "one": 1.0,
         "zero": 0.0,
     }
-    where = ["e.learner IS NOT NULL", "e.kind IN :kinds", "e.time <= :as_of"]
-    if filters.get("team") is not None:
-        where.append("e.team = :team")
-        params["team"] = filters["team"]
-    for name, op in (("since", ">="), ("until", "<")):
-        if filters.get(name) is not None:
-            where.append(f"e.time {op} :{name}")
-            params[name] = store.time_value(filters[name])
+    where = "e.learner IS NOT NULL AND e.time <= :as_of AND " + event_filter(store, params, filters, EVIDENCE_KINDS)
     sql = _SQL.format(
         help=_help_factor(d, w),
-        where=" AND ".join(where),
+        where=where,
         score_weight=_score_weight(d, w, params),
         **_evidence_parts(d),
     )
@@ -157,6 +149,20 @@ def _query(
         sa.bindparam("origins", expanding=True),
     )
     return statement, params
+
+
+def event_filter(store: Any, params: dict[str, Any], filters: dict[str, Any], kinds: Sequence[str]) -> str:
+    """The WHERE clause of a report's view of the events (kinds, team, since, until), values bound in ``params``."""
+    params["kinds"] = list(kinds)
+    where = ["e.kind IN :kinds"]
+    if filters.get("team") is not None:
+        where.append("e.team = :team")
+        params["team"] = filters["team"]
+    for name, op in (("since", ">="), ("until", "<")):
+        if filters.get(name) is not None:
+            where.append(f"e.time {op} :{name}")
+            params[name] = store.time_value(filters[name])
+    return " AND ".join(where)
 
 
 # The query. ``ev``: the evidence kinds' events in view, each with its help factor (0 when the origin does not

@@ -46,6 +46,7 @@ from workbench.skills.sql_estimates import (
     _evidence_parts,
     _help_factor,
     _score_weight,
+    event_filter,
 )
 
 #: Event kinds the outcome metrics read (``workbench.skills.outcomes``).
@@ -58,20 +59,6 @@ class Overview:
 
     events: int
     newest: pd.Timestamp | None
-
-
-def _where(store: Any, params: dict[str, Any], filters: dict[str, Any], kinds: Sequence[str]) -> str:
-    """The WHERE clause of the view (kinds, team, since, until), its values bound in ``params``."""
-    params["kinds"] = list(kinds)
-    where = ["e.kind IN :kinds"]
-    if filters.get("team") is not None:
-        where.append("e.team = :team")
-        params["team"] = filters["team"]
-    for name, op in (("since", ">="), ("until", "<")):
-        if filters.get(name) is not None:
-            where.append(f"e.time {op} :{name}")
-            params[name] = store.time_value(filters[name])
-    return " AND ".join(where)
 
 
 def _rows(store: Any, sql: str, params: dict[str, Any], *expanding: str) -> list[Any]:
@@ -110,7 +97,7 @@ def _times(values: Sequence[Any]) -> pd.Series:
 def read_overview(store: Any, filters: dict[str, Any]) -> Overview:
     """How many report events are in view, and the newest one's time."""
     params: dict[str, Any] = {}
-    sql = f"SELECT COUNT(*), MAX(e.time) FROM events e WHERE {_where(store, params, filters, REPORT_KINDS)}"
+    sql = f"SELECT COUNT(*), MAX(e.time) FROM events e WHERE {event_filter(store, params, filters, REPORT_KINDS)}"
     count, newest = _rows(store, sql, params, "kinds")[0]
     return Overview(int(count), None if newest is None else _times([newest]).iloc[0])
 
@@ -137,7 +124,7 @@ def read_learners(store: Any, filters: dict[str, Any]) -> pd.DataFrame:
     ``team`` (``None`` when no event has one) and ``recorded_role`` (the latest ``role`` attribute on a task
     event). "Latest" is by time, then by insertion order."""
     params: dict[str, Any] = {"task_kinds": ["task_started", "task_completed", "task_failed"]}
-    where = _where(store, params, filters, REPORT_KINDS)
+    where = event_filter(store, params, filters, REPORT_KINDS)
     columns = ["learner", "team", "n", "first", "last", "seq"]
     teams = pd.DataFrame.from_records(_rows(store, _LEARNER_TEAMS_SQL.format(where=where), params, "kinds"),
                                       columns=columns)
@@ -211,7 +198,7 @@ def read_evidence(store: Any, skills: Sequence[str], weights: EvidenceWeights, f
     counted = f"{origin} IN :origins" + (f" OR {origin} IS NULL" if weights.count_unrecorded else "")
     parts = _evidence_parts(d)
     sql = _EVIDENCE_SQL.format(
-        where=_where(store, params, filters, EVIDENCE_KINDS), origin=origin,
+        where=event_filter(store, params, filters, EVIDENCE_KINDS), origin=origin,
         counted=f"CASE WHEN {counted} THEN 1 ELSE 0 END", help=_help_factor(d, weights),
         score_weight=_score_weight(d, weights, params), scorer=d.json_text("attributes", "scorer"),
         criterion=d.json_text("attributes", "criterion"), clip_score=_clip01(d, "score"),
@@ -283,7 +270,7 @@ def read_outcome_columns(store: Any, filters: dict[str, Any]) -> pd.DataFrame:
     d = store.sql_dialect
     params: dict[str, Any] = {}
     sql = _OUTCOMES_SQL.format(
-        where=_where(store, params, filters, OUTCOME_KINDS),
+        where=event_filter(store, params, filters, OUTCOME_KINDS),
         tin=d.json_number("e.attributes", "gen_ai.usage.input_tokens"),
         tout=d.json_number("e.attributes", "gen_ai.usage.output_tokens"),
         cost=d.json_number("e.attributes", "cost"),

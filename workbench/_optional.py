@@ -29,7 +29,7 @@ def is_available(module: str) -> bool:
 
 
 #: Runtimes whose import would send telemetry, and the package that sends it (blocked before the import).
-PHONES_HOME = {"openvino": "openvino_telemetry"}
+PHONES_HOME = {"openvino": "openvino_telemetry", "nncf": "openvino_telemetry"}
 
 
 def require(module: str, *, package: str | None = None, extra: str | None = None) -> ModuleType:

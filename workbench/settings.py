@@ -131,7 +131,7 @@ class WorkbenchSettings(BaseSettings):
     embedding_variant: str = Field(
         "auto",
         description="How embedders run when no variant is named: auto (the fastest that keeps retrieval "
-        "quality on this device), torch-fp32, torch-bf16, onnx-fp32, onnx-int8, openvino-fp32 or openvino-bf16.",
+        "quality on this device), torch-fp32, torch-bf16, onnx-fp32, onnx-int8, openvino-fp32, openvino-bf16 or openvino-int8.",
     )
     prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
     learner: str | None = Field(None, description="Raw learner id; stored only as a pseudonym. Default: $USER.")

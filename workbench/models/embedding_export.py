@@ -4,7 +4,8 @@ Nothing is downloaded: the ONNX graph is traced here from the model's own files 
 whole sentence-transformers pipeline, pooling included, so the graph returns sentence embeddings), then checked
 against PyTorch on sentences of different lengths. The int8 form is ONNX Runtime's dynamic quantization of the
 matrix products (``onnxruntime.quantization.quantize_dynamic``); the OpenVINO form is that runtime's own
-reading of the float32 graph, saved as IR with float32 weights. Each form is a folder under
+reading of the float32 graph, saved as IR with float32 weights; the OpenVINO int8 form is that graph statically
+quantized by NNCF on the shipped calibration texts (:mod:`workbench.models.embedding_quantize`). Each form is a folder under
 ``<models_dir>/embeddings/<model folder>-<key>/`` built with :func:`~workbench.models.cache.atomic_build` (written
 once across processes, renamed into place), holding the model, ``tokenizer.json`` and
 ``workbench-export.json`` (written last). The key changes when the model's files change.
@@ -25,7 +26,7 @@ from typing import Any, Literal
 from workbench.errors import ModelLoadError
 from workbench.models.cache import atomic_build
 
-Form = Literal["onnx-fp32", "onnx-int8", "openvino"]
+Form = Literal["onnx-fp32", "onnx-int8", "openvino", "openvino-int8"]
 EXPORT_MANIFEST = "workbench-export.json"
 #: Bumped when the export recipe changes, so old exports are rebuilt rather than reused.
 EXPORT_VERSION = 1
@@ -75,7 +76,7 @@ def exported_model(target: str, *, local: bool, form: Form) -> ExportedModel:
     Args:
         target: Its folder, or a hub id cached locally.
         local: Whether ``target`` is a local folder (``local_files_only`` for sentence-transformers).
-        form: ``onnx-fp32``, ``onnx-int8`` or ``openvino``.
+        form: ``onnx-fp32``, ``onnx-int8``, ``openvino`` or ``openvino-int8``.
 
     Raises:
         ModelLoadError: The model cannot be exported (its tokenizer has no fast version, or the graph does not
@@ -90,6 +91,10 @@ def exported_model(target: str, *, local: bool, form: Form) -> ExportedModel:
         folder = atomic_build(base / "onnx-int8", lambda tmp: _quantize_int8(fp32, tmp), manifest=EXPORT_MANIFEST)
     elif form == "openvino":
         folder = atomic_build(base / "openvino", lambda tmp: _to_openvino(fp32, tmp), manifest=EXPORT_MANIFEST)
+    elif form == "openvino-int8":
+        folder = atomic_build(
+            base / "openvino-int8", lambda tmp: _to_openvino_int8(fp32, tmp), manifest=EXPORT_MANIFEST
+        )
     return ExportedModel.read(folder)
 
 
@@ -244,6 +249,14 @@ def _to_openvino(fp32: Path, folder: Path) -> None:
     model = ov.Core().read_model(str(fp32 / "model.onnx"))
     ov.save_model(model, str(folder / "model.xml"), compress_to_fp16=False)  # keep float32 weights
     _copy_alongside(fp32, folder, form="openvino", model_file="model.xml")
+
+
+def _to_openvino_int8(fp32: Path, folder: Path) -> None:
+    from workbench.models.embedding_quantize import quantize_openvino
+
+    inputs = tuple(json.loads((fp32 / EXPORT_MANIFEST).read_text(encoding="utf-8"))["inputs"])
+    quantize_openvino(fp32 / "model.onnx", fp32 / "tokenizer.json", inputs, folder / "model.xml")
+    _copy_alongside(fp32, folder, form="openvino-int8", model_file="model.xml")
 
 
 def _copy_alongside(fp32: Path, folder: Path, *, form: str, model_file: str) -> None:

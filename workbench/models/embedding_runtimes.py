@@ -57,9 +57,11 @@ def open_encoder(variant: EmbeddingVariant, *, target: str, local: bool, device:
     if variant.runtime == "torch":
         return TorchEncoder.load(target, local=local, device=device, bf16=variant.precision == "bf16")
     form: Form = "onnx-int8" if variant.precision == "int8" else "onnx-fp32"
-    export = exported_model(target, local=local, form="openvino" if variant.runtime == "openvino" else form)
     if variant.runtime == "openvino":
-        return OpenVinoEncoder(export, bf16=variant.precision == "bf16")
+        form = "openvino-int8" if variant.precision == "int8" else "openvino"
+    export = exported_model(target, local=local, form=form)
+    if variant.runtime == "openvino":  # int8: the products in int8, the rest in bfloat16 where the CPU has it
+        return OpenVinoEncoder(export, bf16=variant.precision in ("bf16", "int8"))
     return OnnxRuntimeEncoder(export, device)
 
 

@@ -38,7 +38,7 @@ class Embedder:
         dim: Vector dimension.
         path: The folder (or hub id) it came from.
         device: The device it runs on (``cpu``, ``cuda:0``...).
-        variant: The variant's name (``openvino-bf16``, ``torch-fp32``...).
+        variant: The variant's name (``openvino-int8``, ``torch-fp32``...).
         encoder: The runtime (:mod:`~workbench.models.embedding_runtimes`).
         model: The runtime's model (a ``SentenceTransformer``, an ONNX Runtime session, an OpenVINO model).
     """

@@ -86,7 +86,8 @@ def _run_offline(name: str, args: list[str], tmp: Path) -> tuple[subprocess.Comp
     incomplete, so the step runs again; after two such failures it runs in the namespace alone, which still
     proves nothing outside the machine was reached, and says so.
     """
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
+    # CI too: libraries skip their usage pings under CI (TRL's trainers do), so a user's machine is not CI.
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "CI",
                                                              "HF_HUB_DISABLE_TELEMETRY", "WORKBENCH_DEFAULT_MODEL")}
     env.update(WORKBENCH_DATA_DIR=str(tmp / f"{name}-data"), PYTHONPATH=os.pathsep.join(
         [str(ROOT), os.environ.get("PYTHONPATH", "")]))  # fmt: skip

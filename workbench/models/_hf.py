@@ -40,6 +40,20 @@ def quiet_hf() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
 
 
+def no_hub_telemetry() -> None:
+    """Turn off ``huggingface_hub``'s usage pings for this process (and the kernels and workers it starts).
+
+    TRL's trainers call ``huggingface_hub.utils.send_telemetry`` when they are built (unless ``CI`` is set), which
+    starts a thread that resolves and connects to huggingface.co. Workbench sends nothing outside its own store,
+    so before building one it sets ``HF_HUB_DISABLE_TELEMETRY`` (the switch ``send_telemetry`` honours, read from
+    ``huggingface_hub.constants`` at each call) without touching the user's other hub settings.
+    """
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    from huggingface_hub import constants
+
+    constants.HF_HUB_DISABLE_TELEMETRY = True
+
+
 #: A hub id: ``org/name``, optionally ``@revision``.
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(@[\w./-]+)?$")
 

@@ -190,8 +190,10 @@ def _trainer(config: PreferenceConfig, pairs: list[PreferencePair], steps: list[
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
+    from workbench.models._hf import no_hub_telemetry
     from workbench.tuning._runtime import resolve_model_dir
 
+    no_hub_telemetry()  # DPOTrainer would otherwise ping huggingface.co from a thread
     # Hugging Face's `datasets` (TRL's input type); by name, since linters see the repo's datasets/ folder there.
     dataset_cls = importlib.import_module("datasets").Dataset
     model_dir = resolve_model_dir(config.model)

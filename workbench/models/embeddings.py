@@ -178,6 +178,7 @@ def load_embedder(name: str | None = None, *, device: Any = None, variant: str |
     from workbench.models.devices import detect_device
     from workbench.models.embedding_runtimes import open_encoder
     from workbench.models.embedding_variants import resolve_variant
+    from workbench.models.quiet import quiet_libraries
     from workbench.settings import get_settings
 
     name = (name or get_settings().default_embedder).strip()
@@ -190,7 +191,10 @@ def load_embedder(name: str | None = None, *, device: Any = None, variant: str |
             return cached
         target, local = _resolve(name)
         _refuse_pickles(target, local)
-        encoder = open_encoder(chosen, target=target, local=local, device=info)
+        # Library noise (bitsandbytes' kernel line when exporting pulls in sentence-transformers, warnings)
+        # goes to the log, not into the learner's notebook: loading is a Workbench call, as load_model is.
+        with quiet_libraries(transformers=False):
+            encoder = open_encoder(chosen, target=target, local=local, device=info)
         embedder = Embedder(encoder, name=name, path=target, device=encoder.device, variant=chosen.name)
         _cache[key] = embedder
         return embedder

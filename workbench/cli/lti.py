@@ -34,7 +34,7 @@ def passback(as_json: bool) -> None:
         for error in result.errors:
             click.echo(f"  {error}", err=True)
     if result.failed:
-        raise SystemExit(1)
+        click.get_current_context().exit(1)
 
 
 @command.command()

@@ -71,7 +71,10 @@ class FakeAGS:
     def _token(self, handler: BaseHTTPRequestHandler, body: str) -> None:
         form = {k: v[0] for k, v in parse_qs(body).items()}
         self.token_requests.append(form)
-        if form.get("grant_type") != "client_credentials" or form.get("client_assertion_type") != ASSERTION_TYPE:
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("client_assertion_type") != ASSERTION_TYPE
+        ):
             return self._refuse(handler, 400, "unsupported_grant_type")
         if form.get("scope") != SCORE_SCOPE:
             return self._refuse(handler, 400, "invalid_scope")
@@ -87,7 +90,11 @@ class FakeAGS:
         self._jtis.add(claims["jti"])
         token = secrets.token_urlsafe(16)
         self._tokens.add(token)
-        _send(handler, 200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": SCORE_SCOPE})
+        _send(
+            handler,
+            200,
+            {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": SCORE_SCOPE},
+        )
 
     def _score(self, handler: BaseHTTPRequestHandler, path: str, query: str, body: str) -> None:
         auth = handler.headers.get("Authorization", "")

@@ -84,7 +84,9 @@ def _task(store: Any, task: str, kind: str = "task_completed", score: float | No
                                attributes={"score": score, "passed": score >= 0.5}))  # fmt: skip
 
 
-def test_a_score_goes_once_then_again_only_when_it_changes(lms: FakeAGS, tool_key: Any, store_url: str) -> None:
+def test_a_score_goes_once_then_again_only_when_it_changes(
+    lms: FakeAGS, tool_key: Any, store_url: str
+) -> None:
     lineitem = lms.lineitem("li-1", "type_id=7")
     with open_store(store_url) as store:
         remember_launch(link_from_launch(_id_token(lms, lineitem), PB, LEARNER), store)  # type: ignore[arg-type]
@@ -105,7 +107,9 @@ def test_a_score_goes_once_then_again_only_when_it_changes(lms: FakeAGS, tool_ke
         assert lms.refusals == [] and len(lms.token_requests) == 1
         # Unchanged: not sent again (and no token asked for).
         again = pass_back_grades(env, store=store)
-        assert (again.sent, again.unchanged) == (0, 1) and len(lms.scores) == 1 and len(lms.token_requests) == 1
+        assert (
+            (again.sent, again.unchanged) == (0, 1) and len(lms.scores) == 1 and len(lms.token_requests) == 1
+        )
         # Every task done: sent again, complete and fully graded.
         for task in ("llm-judge", "review-agreement", "my-critique"):
             _task(store, task)
@@ -170,10 +174,10 @@ def test_a_missing_or_bad_key_is_a_clear_error_naming_the_variable(tmp_path: Pat
     url = "https://lms.example/token"
     with pytest.raises(ConfigError, match="WORKBENCH_LTI_TOOL_KEY is not set"):
         pass_back_grades({"WORKBENCH_LTI_TOKEN_URL": url})
-    with pytest.raises(ConfigError, match="WORKBENCH_LTI_TOOL_KEY=.*cannot be read"):
+    with pytest.raises(ConfigError, match=r"WORKBENCH_LTI_TOOL_KEY=.*cannot be read"):
         load_tool_key({"WORKBENCH_LTI_TOOL_KEY": str(tmp_path / "absent.pem")})
     (tmp_path / "bad.pem").write_text("not a key")
-    with pytest.raises(ConfigError, match="WORKBENCH_LTI_TOOL_KEY=.*not an unencrypted PEM") as info:
+    with pytest.raises(ConfigError, match=r"WORKBENCH_LTI_TOOL_KEY=.*not an unencrypted PEM") as info:
         load_tool_key({"WORKBENCH_LTI_TOOL_KEY": str(tmp_path / "bad.pem")})
     assert "openssl genpkey" in (info.value.hint or "")
     _key_file(tmp_path / "ok.pem")
@@ -190,7 +194,10 @@ def test_only_a_graded_launch_of_a_playbook_is_kept_and_no_name_or_address_is_st
     assert link_from_launch(_id_token(lms, lineitem), None, LEARNER) is None  # no playbook
     assert link_from_launch(_id_token(lms, lineitem, scopes=["https://purl.imsglobal.org/spec/lti-ags/scope/"
                                                              "lineitem.readonly"]), PB, LEARNER) is None  # fmt: skip
-    assert link_from_launch({k: v for k, v in _id_token(lms, lineitem).items() if k != AGS_CLAIM}, PB, LEARNER) is None
+    assert (
+        link_from_launch({k: v for k, v in _id_token(lms, lineitem).items() if k != AGS_CLAIM}, PB, LEARNER)
+        is None
+    )
     link = link_from_launch(_id_token(lms, lineitem), PB, LEARNER)
     assert link is not None
     with open_store(store_url) as store:
@@ -210,6 +217,9 @@ def test_only_a_graded_launch_of_a_playbook_is_kept_and_no_name_or_address_is_st
 
 
 def test_scores_url_puts_scores_in_the_path() -> None:
-    assert scores_url("https://lms/api/lti/courses/1/line_items/2") == "https://lms/api/lti/courses/1/line_items/2/scores"
+    assert (
+        scores_url("https://lms/api/lti/courses/1/line_items/2")
+        == "https://lms/api/lti/courses/1/line_items/2/scores"
+    )
     assert scores_url("https://lms/mod/lti/services.php/3/lineitems/4/lineitem?type_id=5") == (
         "https://lms/mod/lti/services.php/3/lineitems/4/lineitem/scores?type_id=5")  # fmt: skip

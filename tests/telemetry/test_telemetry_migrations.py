@@ -101,7 +101,8 @@ def _diff(url: str) -> list[object]:
 
 
 def test_the_head_constant_is_the_newest_script() -> None:
-    assert known_revisions() == (BASELINE_REVISION, "0002", "0003", HEAD_REVISION) == ("0001", "0002", "0003", "0004")
+    assert known_revisions() == (BASELINE_REVISION, "0002", "0003", HEAD_REVISION)
+    assert HEAD_REVISION == "0004"
 
 
 def test_upgrade_from_an_empty_database(empty_url: str) -> None:

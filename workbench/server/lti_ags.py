@@ -258,9 +258,12 @@ class Score:
 
 
 def playbook_score(learner: str, playbook: str, store: TelemetryStore) -> Score | None:
-    """The learner's score in ``playbook`` from the store's events, or ``None`` before their first task event."""
+    """The learner's score in ``playbook`` from the store's events; ``None`` before their first task event
+    (also for a playbook unknown here: a launch naming a wrong id, which its learner never worked in)."""
     from workbench.playbooks.progress import learner_progress
 
+    if not store.count(learner=learner, playbook=playbook):
+        return None
     progress = learner_progress(learner, playbook=playbook, store=store)[0]
     if not progress.tasks or all(t.status == "not_started" for t in progress.tasks):
         return None

@@ -23,6 +23,7 @@ import contextlib
 import html.parser
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -198,6 +199,7 @@ def lti_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hub, Fak
             WORKBENCH_HUB_HOMES=str(base / "homes"), WORKBENCH_PSEUDONYM_SALT=SALT,
             WORKBENCH_STORE_URL=f"sqlite:///{store}", WORKBENCH_LTI_TOOL_KEY=str(base / "tool.pem"),
             WORKBENCH_LTI_TOKEN_URL=lms.ags.token_url,
+            WORKBENCH_LTI_PASSBACK_EVERY="3600",  # the hub's service: one pass at start; the test runs the others
         )  # fmt: skip
         args = [
             sys.executable, "-m", "jupyterhub", "-f", str(CONFIG),
@@ -345,6 +347,17 @@ def _execute(ws: Any, code: str) -> str:
             return "".join(out)
 
 
+def _wait_for_service_pass(hub: Hub) -> None:
+    """The hub's managed passback service made its first pass (before any task: nothing sent); the next is an
+    hour away (WORKBENCH_LTI_PASSBACK_EVERY), so the passes below are the test's own."""
+    deadline = time.monotonic() + 60
+    pattern = re.compile(r"^sent 0, unchanged 0, no score yet \d+, failed 0$", re.M)
+    while not pattern.search(hub.log.read_text()):
+        assert time.monotonic() < deadline, hub.log.read_text()[-3000:]
+        time.sleep(0.3)
+    assert "Starting managed service workbench-lti-passback" in hub.log.read_text()
+
+
 def _passback(hub: Hub) -> dict[str, Any]:
     """``workbench lti passback --json`` as the hub's service or cron runs it: the hub's environment."""
     done = subprocess.run([sys.executable, "-m", "workbench.cli", "lti", "passback", "--json"], env=hub.env,
@@ -368,6 +381,7 @@ def test_the_learner_s_playbook_score_goes_back_to_the_lms(lti_hub: tuple[Hub, F
         assert lab.status_code == 200 and lab.url.path.startswith(f"/user/{user}/lab/tree/"), lab.url
         notebook = lab.url.path.removeprefix(f"/user/{user}/lab/tree/")
         server = f"{hub.url}/user/{user}"
+        _wait_for_service_pass(hub)
         assert _passback(hub)["sent"] == 0 and lms.ags.scores == []  # no task done yet: nothing to send
         # The learner runs the notebook's injected-parameters cell, then completes the first task, in a kernel.
         cells = client.get(f"{server}/api/contents/{notebook}").json()["content"]["cells"]

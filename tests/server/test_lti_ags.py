@@ -84,6 +84,11 @@ def _task(store: Any, task: str, kind: str = "task_completed", score: float | No
                                attributes={"score": score, "passed": score >= 0.5}))  # fmt: skip
 
 
+def _task_in(store_url: str, task: str) -> None:
+    with open_store(store_url) as store:
+        _task(store, task)
+
+
 def test_a_score_goes_once_then_again_only_when_it_changes(
     lms: FakeAGS, tool_key: Any, store_url: str
 ) -> None:
@@ -165,6 +170,11 @@ def test_the_cli_sends_and_reports_json(
     assert main(["lti", "passback", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"sent": 1, "unchanged": 0, "waiting": 0, "failed": 0,
                                                     "errors": []}  # fmt: skip
+    # As a service (--every): pass after pass, the unchanged score is not sent again.
+    _task_in(store_url, "deterministic-scorers")
+    assert main(["lti", "passback", "--every", "1", "--passes", "2", "--json"]) == 0
+    passes = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(p["sent"], p["unchanged"]) for p in passes] == [(1, 0), (0, 1)] and len(lms.scores) == 2
     assert main(["lti", "jwks"]) == 0
     [jwk] = json.loads(capsys.readouterr().out)["keys"]
     assert jwk["kid"] == load_tool_key().kid and jwk["alg"] == "RS256" and "d" not in jwk  # public only

@@ -439,3 +439,28 @@ def pass_back_grades(
     config = PassbackConfig.from_environ(environ)
     with GradePassback(config, store=store) as passback:
         return passback.run()
+
+
+def run_passback_service(
+    every_s: float, environ: Mapping[str, str] | None = None, *, passes: int | None = None, report: Any = None
+) -> int:
+    """Pass back every ``every_s`` seconds, for ever (``passes`` for tests): a JupyterHub managed service.
+
+    The configuration is checked once, at start (a wrong key stops the service with the variable's name). A
+    pass that fails on the store (a database restart) is reported and retried at the next tick, like an LMS
+    failure. ``report`` receives each :class:`PassbackResult` (the CLI prints it). Returns the passes run.
+    """
+    config = PassbackConfig.from_environ(environ)
+    done = 0
+    while passes is None or done < passes:
+        if done:
+            time.sleep(every_s)
+        try:
+            with GradePassback(config) as passback:
+                result = passback.run()
+        except WorkbenchError as exc:  # the store is unreachable: the scores wait in it for the next tick
+            result = PassbackResult(failed=1, errors=[f"the store cannot be read: {exc.message}"])
+        if report is not None:
+            report(result)
+        done += 1
+    return done

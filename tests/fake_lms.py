@@ -6,7 +6,7 @@ the token URL, ``exp``, a ``jti`` never seen before, the grant and assertion typ
 score endpoints (``POST /lineitems/<id>/scores``, any query string allowed after the path), which check the bearer
 token and the content type and record each score. ``down`` makes both answer 503 (an LMS outage).
 
-Used by ``tests/server/test_lti_ags.py`` on its own server (:func:`start_ags`) and by the hub test
+Used by ``tests/playbooks/test_lti_ags.py`` on its own server (:func:`start_ags`) and by the hub test
 ``tests/browser/test_workbench_lti.py`` inside its fake LMS (:meth:`FakeAGS.handle_post`).
 """
 

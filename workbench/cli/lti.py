@@ -1,5 +1,5 @@
 """``workbench lti``: LTI 1.3 grade passback to the LMS (run on the JupyterHub host; see
-:mod:`workbench.server.lti_ags` and extensions/jupyterhub/README.md, "Grade passback")."""
+:mod:`workbench.playbooks.lti_ags` and extensions/jupyterhub/README.md, "Grade passback")."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def passback(as_json: bool, every: float | None, passes: int | None) -> None:
     OAuth2 token endpoint). An unchanged score is not sent again; a failed one stays queued and goes with the
     next pass. Exits 1 when a score could not be sent (without --every).
     """
-    from workbench.server.lti_ags import pass_back_grades, run_passback_service
+    from workbench.playbooks.lti_ags import pass_back_grades, run_passback_service
 
     def report(result: Any) -> None:
         if as_json:
@@ -61,6 +61,6 @@ def passback(as_json: bool, every: float | None, passes: int | None) -> None:
 @command.command()
 def jwks() -> None:
     """Print the tool's public JWKS (from WORKBENCH_LTI_TOOL_KEY) to register in the LMS as the tool's keys."""
-    from workbench.server.lti_ags import load_tool_key
+    from workbench.playbooks.lti_ags import load_tool_key
 
     emit_json(load_tool_key().jwks())

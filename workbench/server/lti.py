@@ -13,7 +13,7 @@ Used by ``extensions/jupyterhub/jupyterhub_config.py`` when ``WORKBENCH_HUB_AUTH
   lands the learner on ``/user/<name>/workbench/launch/<id>`` (the single-user server is spawned on the way),
   which starts or resumes that playbook and opens its notebook in JupyterLab; when the launch also carries
   the Assignment and Grade Services claim, the link is kept in the organisation's store so that the playbook's
-  score can go back to the LMS (:mod:`workbench.server.lti_ags`; keeping it never fails a launch);
+  score can go back to the LMS (:mod:`workbench.playbooks.lti_ags`; keeping it never fails a launch);
 - ``/hub/lti13/jwks`` serves the tool's public key set (from ``WORKBENCH_LTI_TOOL_KEY``) for the LMS.
 """
 
@@ -100,7 +100,7 @@ class WorkbenchLTI13CallbackHandler(LTI13CallbackHandler):  # type: ignore[misc]
         await super().redirect_to_next_url(user)
 
     async def _keep_link(self, id_token: dict[str, Any], playbook: str, user_name: str) -> None:
-        from workbench.server.lti_ags import link_from_launch, remember_launch
+        from workbench.playbooks.lti_ags import link_from_launch, remember_launch
         from workbench.telemetry import pseudonymize
 
         link = link_from_launch(id_token, playbook, pseudonymize(user_name))
@@ -124,7 +124,7 @@ class ToolJWKSHandler(BaseHandler):  # type: ignore[misc]  # untyped base
     """``/hub/lti13/jwks``: the tool's public key set, which the LMS uses to check the tool's token requests."""
 
     async def get(self) -> None:
-        from workbench.server.lti_ags import load_tool_key
+        from workbench.playbooks.lti_ags import load_tool_key
 
         try:
             jwks = load_tool_key().jwks()

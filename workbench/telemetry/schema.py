@@ -82,7 +82,7 @@ xapi_sent_table = sa.Table(
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-#: LTI Assignment and Grade Services links (``workbench.server.lti_ags``): one row per learner and LMS line item
+#: LTI Assignment and Grade Services links (``workbench.playbooks.lti_ags``): one row per learner and LMS line item
 #: an LMS launched them from, with what was last sent there. Keyed by a hash of (issuer, client id, deployment,
 #: line item, sub). ``sub`` is the platform's opaque user id (needed as the score's ``userId``); no name, no
 #: e-mail. ``learner`` is the pseudonym the learner's events carry.

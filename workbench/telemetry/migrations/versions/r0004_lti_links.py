@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-04
 
-``lti_links`` (:mod:`workbench.server.lti_ags`) holds, per learner and LMS line item, the launch's Assignment and
+``lti_links`` (:mod:`workbench.playbooks.lti_ags`) holds, per learner and LMS line item, the launch's Assignment and
 Grade Services claim (line item URL, scopes), the platform's issuer, client id and deployment, the learner's
 pseudonym and the platform's opaque ``sub`` (the score's ``userId``), plus the last score sent, when, and the last
 error. No name or e-mail address.

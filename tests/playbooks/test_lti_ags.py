@@ -7,6 +7,7 @@ fake is the LMS, whose token endpoint verifies the tool's signed assertion again
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from fake_lms import FakeAGS, start_ags
 
 from workbench.cli import main
 from workbench.errors import ConfigError
-from workbench.server.lti_ags import (
+from workbench.playbooks.lti_ags import (
     AGS_CLAIM,
     SCORE_SCOPE,
     link_from_launch,
@@ -59,9 +60,18 @@ def lms(tool_key: tuple[Path, rsa.RSAPrivateKey]) -> Iterator[FakeAGS]:
         yield fake
 
 
-@pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'org.db'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The organisation's store: a SQLite file, or a new database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'org.db'}"
+    server: str = request.getfixturevalue("postgres_url")
+    name = "wb_lti_" + uuid.uuid4().hex[:12]
+    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return sa.make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
 def _id_token(lms: FakeAGS, lineitem: str, scopes: list[str] | None = None) -> dict[str, Any]:
@@ -198,8 +208,9 @@ def test_a_missing_or_bad_key_is_a_clear_error_naming_the_variable(tmp_path: Pat
 
 
 def test_only_a_graded_launch_of_a_playbook_is_kept_and_no_name_or_address_is_stored(
-    lms: FakeAGS, store_url: str, tmp_path: Path
+    lms: FakeAGS, tmp_path: Path
 ) -> None:
+    store_url = f"sqlite:///{tmp_path / 'org.db'}"  # the file's bytes are read below
     lineitem = lms.lineitem("li-5")
     assert link_from_launch(_id_token(lms, lineitem), None, LEARNER) is None  # no playbook
     assert link_from_launch(_id_token(lms, lineitem, scopes=["https://purl.imsglobal.org/spec/lti-ags/scope/"

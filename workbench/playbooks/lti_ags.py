@@ -37,6 +37,12 @@ Configuration (the hub's environment): ``WORKBENCH_LTI_TOOL_KEY`` (path to the t
 ``WORKBENCH_LTI_TOKEN_URL`` (the platform's OAuth2 token endpoint), ``WORKBENCH_LTI_ISSUER`` (only links of that
 platform are sent), ``WORKBENCH_STORE_URL``. ``workbench lti jwks`` prints the tool's public key set to register
 in the LMS; the hub also serves it at ``/hub/lti13/jwks``.
+
+Why here (orchestration, beside :mod:`workbench.playbooks.progress`) and not in ``workbench.telemetry`` with the
+xAPI exporter: the score is playbook progress, which the record layer may not import; and both edges that use it
+(the CLI and the hub's launch handler in :mod:`workbench.server.lti`) may import it, not each other. The queueing
+follows the xAPI exporter's pattern (the store holds what is still to send; an error leaves it there) rather than
+its code: xAPI sends each event once, AGS sends a learner's current score whenever it changes.
 """
 
 from __future__ import annotations

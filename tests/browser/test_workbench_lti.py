@@ -305,11 +305,12 @@ def _run_in_kernel(client: httpx.Client, server: str, codes: list[str]) -> list[
     login: cookies and XSRF as JupyterLab sends them); returns each cell's stdout. The kernel is shut down."""
     path = urlparse(server).path + "/"
     mine = [c for c in client.cookies.jar if path.startswith(c.path)]  # as a browser sends them to this path
-    xsrf = {"X-XSRFToken": next(c.value for c in sorted(mine, key=lambda c: -len(c.path)) if c.name == "_xsrf")}
+    mine.sort(key=lambda c: -len(c.path))  # the most specific first, as a browser orders them
+    xsrf = {"X-XSRFToken": next(c.value for c in mine if c.name == "_xsrf")}
     kernel = client.post(f"{server}/api/kernels", json={"name": "python3"}, headers=xsrf)
     assert kernel.status_code == 201, (kernel.status_code, kernel.text)
     kernel_id = kernel.json()["id"]
-    cookie = "; ".join(f"{c.name}={c.value}" for c in sorted(mine, key=lambda c: -len(c.path)))
+    cookie = "; ".join(f"{c.name}={c.value}" for c in mine)
     channels = f"/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4()}"
     ws_url = server.replace("http://", "ws://") + channels
     outputs = []

@@ -27,6 +27,11 @@
 #   WORKBENCH_LTI_ISSUER, WORKBENCH_LTI_CLIENT_ID, WORKBENCH_LTI_JWKS_URL, WORKBENCH_LTI_AUTHORIZE_URL
 #                               the LMS platform's registration (with "lti13"); WORKBENCH_LTI_USERNAME_CLAIM the
 #                               id_token claim that becomes the hub user name (default "sub", never a name)
+#   WORKBENCH_LTI_TOOL_KEY, WORKBENCH_LTI_TOKEN_URL
+#                               grade passback (with "lti13"): the tool's RSA private key (PEM path) and the
+#                               platform's OAuth2 token endpoint; when the key is set, the hub runs the managed
+#                               service "workbench-lti-passback" (workbench lti passback --every N), N =
+#                               WORKBENCH_LTI_PASSBACK_EVERY seconds (default 300). The key stays on the hub.
 #   WORKBENCH_HUB_HOMES         folder holding one home folder per user (default ./hub-homes)
 #
 # This file runs everything on one machine (a dummy authenticator with a password, the simple local process
@@ -75,6 +80,16 @@ if auth == "lti13":  # an LMS signs learners in and opens a playbook (README.md:
     c.JupyterHub.authenticator_class = WorkbenchLTI13Authenticator
     for trait, value in lti.items():
         setattr(c.WorkbenchLTI13Authenticator, trait, value)
+    if os.environ.get("WORKBENCH_LTI_TOOL_KEY", "").strip():  # grade passback: README.md, "Grade passback"
+        every = os.environ.get("WORKBENCH_LTI_PASSBACK_EVERY", "").strip() or "300"
+        c.JupyterHub.services = [{
+            "name": "workbench-lti-passback",
+            "command": [sys.executable, "-m", "workbench.cli", "lti", "passback", "--every", every],
+            # A managed service gets only the environment given here: the store, the salt, the key, the LMS.
+            "environment": {k: v for k, v in os.environ.items()
+                            if (k.startswith("WORKBENCH_") and k not in HUB_ONLY)
+                            or k in ("PYTHONPATH", "HF_HUB_OFFLINE")},
+        }]  # fmt: skip
 else:
     c.JupyterHub.authenticator_class = "dummy"
     c.DummyAuthenticator.password = password

@@ -101,7 +101,8 @@ def _diff(url: str) -> list[object]:
 
 
 def test_the_head_constant_is_the_newest_script() -> None:
-    assert known_revisions() == (BASELINE_REVISION, "0002", HEAD_REVISION) == ("0001", "0002", "0003")
+    assert known_revisions() == (BASELINE_REVISION, "0002", "0003", HEAD_REVISION)
+    assert HEAD_REVISION == "0004"
 
 
 def test_upgrade_from_an_empty_database(empty_url: str) -> None:
@@ -146,6 +147,23 @@ def test_upgrade_from_revision_1(empty_url: str) -> None:
     with open_store(empty_url) as store:
         assert [e.id for e in store.query()] == ["r1"]
     assert _diff(empty_url) == []
+
+
+def test_upgrade_from_revision_3_adds_the_lti_links_and_keeps_the_events(empty_url: str) -> None:
+    upgrade_store(empty_url, "0003")
+    _execute(empty_url, [OLD_ROW.format(id="r3", learner="p_00000000000000bb")])
+    engine = sa.create_engine(empty_url)
+    with engine.connect() as conn:
+        assert sa.inspect(conn).has_table("xapi_sent") and not sa.inspect(conn).has_table("lti_links")
+    engine.dispose()
+    result = upgrade_store(empty_url)
+    assert (result.before, result.after) == ("0003", HEAD_REVISION)
+    with open_store(empty_url) as store:
+        assert [e.id for e in store.query()] == ["r3"]
+    assert _diff(empty_url) == []
+    _execute(empty_url, ["INSERT INTO lti_links (key, learner, sub, playbook, issuer, client_id, deployment_id, "
+                         "lineitem, scopes, launched_at) VALUES ('k', 'p_00000000000000bb', 's', 'pb', 'i', 'c', "
+                         "'d', 'https://lms/li', 'x', '2026-12-04 10:00:00')"])  # fmt: skip
 
 
 def test_a_schema_newer_than_this_workbench_is_refused(empty_url: str) -> None:

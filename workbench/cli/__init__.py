@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "template": ("workbench.cli.template", "List and render prompt templates."),
     "guard": ("workbench.cli.guard", "Check text against the guardrail policy."),
     "copilot": ("workbench.cli.copilot", "Build, evaluate, promote, serve and export copilots."),
+    "lti": ("workbench.cli.lti", "LTI 1.3: send playbook scores back to the LMS (grade passback)."),
 }
 
 

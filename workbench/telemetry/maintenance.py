@@ -14,8 +14,9 @@ DELETE and TRUNCATE. :func:`erase_learner` is the one deliberate way through, in
 The audit record and the deletion commit together or not at all; the audit log refuses UPDATE and DELETE itself.
 Learners are named by raw id or pseudonym; the log keeps only the pseudonym. What an erasure does not reach:
 events a process still buffers in memory (a running kernel's recorder flushes within a second), and files
-outside the store (workspace notebooks, run folders); the report cache follows the event count, so reports
-recompute at once.
+outside the store (workspace notebooks, run folders), and grades an LMS already holds (the learner's LTI links,
+``lti_links``, go with their events, so nothing more is sent); the report cache follows the event count, so
+reports recompute at once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from workbench.telemetry.schema import (
     erasure_pending_table,
     erasures_table,
     events_table,
+    lti_links_table,
 )
 from workbench.telemetry.store import TelemetryStore, store_backend
 
@@ -154,6 +156,8 @@ def _erase(backend: Any, record: Erasure) -> Erasure:
             conn.execute(erasure_pending_table.insert().values(erasure_id=done.id, learner=done.learner))
             deleted = conn.execute(events_table.delete().where(learner)).rowcount
             conn.execute(erasure_pending_table.delete().where(erasure_pending_table.c.erasure_id == done.id))
+            # The learner's LMS links too (their LMS user id): no score goes back for an erased learner.
+            conn.execute(lti_links_table.delete().where(lti_links_table.c.learner == done.learner))
             if deleted != count:  # the lock makes this impossible; refuse rather than log a wrong count
                 raise StoreError(f"erasure deleted {deleted} events but counted {count}; rolled back",
                                  hint="retry the erasure")

@@ -82,6 +82,30 @@ xapi_sent_table = sa.Table(
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: LTI Assignment and Grade Services links (``workbench.playbooks.lti_ags``): one row per learner and LMS line item
+#: an LMS launched them from, with what was last sent there. Keyed by a hash of (issuer, client id, deployment,
+#: line item, sub). ``sub`` is the platform's opaque user id (needed as the score's ``userId``); no name, no
+#: e-mail. ``learner`` is the pseudonym the learner's events carry.
+lti_links_table = sa.Table(
+    "lti_links",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("learner", sa.String(64), nullable=False),
+    sa.Column("sub", sa.String(255), nullable=False),
+    sa.Column("playbook", sa.String(200), nullable=False),
+    sa.Column("issuer", sa.String(500), nullable=False),
+    sa.Column("client_id", sa.String(255), nullable=False),
+    sa.Column("deployment_id", sa.String(255), nullable=False),
+    sa.Column("lineitem", sa.Text(), nullable=False),
+    sa.Column("scopes", sa.Text(), nullable=False),
+    sa.Column("launched_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent", sa.Text()),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("error", sa.Text()),
+    sa.Column("attempted_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_lti_links_learner", "learner"),
+)
+
 APPEND_ONLY_MESSAGE = "telemetry events are append-only"
 #: What the audit log's own triggers say.
 AUDIT_APPEND_ONLY_MESSAGE = "the erasure audit log is append-only"
@@ -92,7 +116,7 @@ UNAUDITED_ERASURE_MESSAGE = "an erasure needs its audit record in erasures first
 #: may hold other applications' Alembic histories).
 VERSION_TABLE = "workbench_schema_version"
 #: The newest schema revision this code knows (the head of ``workbench/telemetry/migrations``; a test checks).
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 #: The revision of a store created before migrations existed (an ``events`` table and no version table).
 BASELINE_REVISION = "0001"
 

@@ -27,6 +27,8 @@ BUILTIN = (
     "data-curation",
     "guardrails-redteam",
     "preference-tuning",
+    "support-analyst-capstone",
+    "learning-author-capstone",
 )
 
 
@@ -86,7 +88,7 @@ def test_noise_in_finds_warnings_bars_and_stderr(tmp_path: Path) -> None:
     assert [line.split(":")[0] for line in noise_in(notebook)] == ["cell 1 stderr", "cell 2 stdout", "cell 3 display_data", "cell 4 execute_result"]
 
 
-# Ten notebook runs on SmolLM2: about 4 minutes on 2 quiet cores; the deadline leaves room for a shared machine.
+# Twelve lessons (all but the authoring capstone on SmolLM2): about 4 minutes on 2 quiet cores; the deadline leaves room for a shared machine.
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
 def test_playbook_test_passes_for_every_builtin_and_its_learner_version_fails(capsys: pytest.CaptureFixture[str], smollm2_dir: Path) -> None:

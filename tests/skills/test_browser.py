@@ -41,7 +41,7 @@ def test_heatmap_draws_and_drills_down_offline(browser: Any, written_report: Pat
     # Team x skills view first: cells drawn, the suppressed team hatched.
     cells = page.locator(".wb-heatmap .wb-cell")
     assert cells.count() > 12
-    assert page.locator(".wb-heatmap .wb-suppressed").count() >= 12  # the small team x 12 skills (+ thin cells)
+    assert page.locator(".wb-heatmap .wb-suppressed").count() >= 12  # the small team x 13 skills (+ thin cells)
     assert "suppressed (n<5)" in page.locator(".wb-heatmap-box").inner_text()
 
     # Click the first "everyone" cell: members and evidence appear in the drill-down panel.

@@ -11,7 +11,7 @@ import pytest
 
 from workbench.errors import ValidationError
 from workbench.playbooks import task_skill_weights
-from workbench.skills import CohortSpec, generate_events, load_cohort_spec, synthetic_taxonomy
+from workbench.skills import CohortSpec, generate_events, load_cohort_spec, load_taxonomy
 from workbench.telemetry import Event, is_pseudonym
 
 END = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -37,7 +37,7 @@ def test_events_follow_the_telemetry_contract() -> None:
     assert {"rubric", "rubric_version", "criterion", "skill", "score", "raw_score", "max_score", "passed",
             "scorer", "confidence", "item", "subject"} <= set(a)
     assert 0 <= a["score"] <= 1 and a["scorer"] in {"deterministic", "reference", "judge", "human"}
-    skills = set(synthetic_taxonomy(12).skill_ids)
+    skills = set(load_taxonomy().skill_ids)
     assert all(e.attributes["skill"] in skills for e in scores)
     done = next(e for e in events if e.kind == "task_completed")
     assert set(done.attributes["skills"]) <= skills and done.duration_s > 0

@@ -15,7 +15,7 @@ from workbench.skills.taxonomy import LEVELS
 CONTRACT_SKILLS = [
     "prompting", "structured_output", "retrieval_design", "retrieval_evaluation", "evaluation_design",
     "critique_review", "fine_tuning", "quantization_deployment", "data_curation", "guardrails_governance",
-    "cost_awareness", "copilot_building",
+    "cost_awareness", "copilot_building", "playbook_authoring",
 ]
 CONTRACT_ROLES = ["copilot_builder", "ml_engineer", "support_analyst", "learning_author"]
 
@@ -142,10 +142,10 @@ def test_parse_in_memory_names_the_source() -> None:
 def test_synthetic_taxonomy_scales_to_30_skills() -> None:
     tax = synthetic_taxonomy(30)
     assert len(tax.skills) == 30
-    assert tax.skill_ids[:12] == CONTRACT_SKILLS
+    assert tax.skill_ids[: len(CONTRACT_SKILLS)] == CONTRACT_SKILLS
     assert tax.role_ids == CONTRACT_ROLES
     for role in tax.roles:
-        extra = set(tax.skill_ids[12:])
+        extra = set(tax.skill_ids[len(CONTRACT_SKILLS) :])
         assert extra <= set(role.targets)
     assert len(synthetic_taxonomy(40).skills) == 40
 

@@ -61,6 +61,7 @@ DEFAULT_SKILL_IDS: frozenset[str] = frozenset(
         "guardrails_governance",
         "cost_awareness",
         "copilot_building",
+        "playbook_authoring",
     }
 )
 

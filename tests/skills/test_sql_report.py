@@ -150,6 +150,13 @@ def test_sql_report_on_postgres_equals_the_python_report(pg_database: str) -> No
     assert len(sql.people) > 100 and len(sql.outcomes["task"]) > 3
     assert_same_report(sql, python)
     assert_same_report(*_both(pg_database, as_of="2026-05-02T00:00:00+00:00", team="team-b", period="week"))
+    # Times and text bound as parameters on the Arrow (ADBC) reads: a window, and a team no event has whose name
+    # would break a query that pasted it in.
+    window = {"since": "2026-02-01T00:00:00+00:00", "until": "2026-04-01T00:00:00+00:00"}
+    assert_same_report(*_both(pg_database, as_of="2026-05-02T00:00:00+00:00", min_group_size=3, **window))
+    sql, python = _both(pg_database, as_of="2026-05-02T00:00:00+00:00", team="o'brien %(x)s $1")
+    assert sql.empty and python.empty and sql.counts["events"] == 0
+    assert_same_report(sql, python)
 
 
 def test_auto_engine_aggregates_in_sql_on_postgresql_only_and_refuses_an_unknown_engine(tmp_path: Path) -> None:

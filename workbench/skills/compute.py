@@ -88,7 +88,13 @@ def compute_report_in_sql(store: Any, tax: Taxonomy, spec: ReportSpec, filters: 
     :func:`compute_report` over the same events."""
     from workbench.settings import get_settings
     from workbench.skills.sql_estimates import estimate_in_sql
-    from workbench.skills.sql_report import read_evidence, read_learners, read_outcome_columns, read_overview
+    from workbench.skills.sql_report import (
+        concurrent_reads,
+        read_evidence,
+        read_learners,
+        read_outcome_columns,
+        read_overview,
+    )
 
     settings = get_settings()
     config, k = _model(spec, settings)
@@ -96,25 +102,30 @@ def compute_report_in_sql(store: Any, tax: Taxonomy, spec: ReportSpec, filters: 
     overview = read_overview(store, filters)
     stamp = _as_of(overview.newest, spec.as_of)
     messages: list[str] = []
-    raw = read_learners(store, filters)
-    frame = raw.assign(learner=pseudonymous(raw["learner"]), team=raw["team"].where(raw["team"].notna(), NO_TEAM),
-                       role=raw["recorded_role"]).sort_values("learner").reset_index(drop=True)
-    learners = _with_roles(frame, role=spec.role, roles=spec.roles, tax=tax, messages=messages)
-    watch.lap("learners")
-    evidence = read_evidence(store, tax.skill_ids, config.weights, filters)
-    watch.lap("evidence")
-    people = estimate_in_sql(store, tax.skill_ids, as_of=stamp, config=config, **filters)
-    people = _with_targets(people.assign(learner=pseudonymous(people["learner"])), learners, tax)
-    watch.lap("estimate")
-    est = _Estimates(learners, evidence, people, messages)
-    prices = _prices(settings)
+    with concurrent_reads(store) as submit:
+        # The database computes the estimates and the outcome rows while this process reads the evidence rows.
+        estimated = submit(estimate_in_sql, store, tax.skill_ids, as_of=stamp, config=config, **filters)
+        narrow_rows = submit(read_outcome_columns, store, filters)
+        raw = read_learners(store, filters)
+        frame = raw.assign(learner=pseudonymous(raw["learner"]),
+                           team=raw["team"].where(raw["team"].notna(), NO_TEAM),
+                           role=raw["recorded_role"]).sort_values("learner").reset_index(drop=True)
+        learners = _with_roles(frame, role=spec.role, roles=spec.roles, tax=tax, messages=messages)
+        watch.lap("learners")
+        evidence = read_evidence(store, tax.skill_ids, config.weights, filters)
+        watch.lap("evidence")
+        people = estimated.result()
+        people = _with_targets(people.assign(learner=pseudonymous(people["learner"])), learners, tax)
+        watch.lap("estimate")
+        est = _Estimates(learners, evidence, people, messages)
+        prices = _prices(settings)
 
-    def encode(team_of: Mapping[str, str]) -> OutcomeEvents:
-        narrow = read_outcome_columns(store, filters)
-        narrow["learner"] = pseudonymous(narrow["learner"])
-        return prepare_outcome_columns(narrow, prices, team_of=team_of, period=spec.period)
+        def encode(team_of: Mapping[str, str]) -> OutcomeEvents:
+            narrow = narrow_rows.result()
+            narrow["learner"] = pseudonymous(narrow["learner"])
+            return prepare_outcome_columns(narrow, prices, team_of=team_of, period=spec.period)
 
-    return _finish(est, tax, spec, _Totals(overview.events, stamp, k, config), watch, encode)
+        return _finish(est, tax, spec, _Totals(overview.events, stamp, k, config), watch, encode)
 
 
 @dataclass(frozen=True)

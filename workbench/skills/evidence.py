@@ -426,13 +426,13 @@ def _evidence_frame(
     """Evidence rows: the events' own columns (id, time, learner, team, playbook, task, run) and the evidence's."""
     frame = pd.DataFrame(
         {
-            "event_id": rows["id"].to_numpy(),
+            "event_id": _column(rows["id"]),
             "time": _utc_ns(rows["time"]),
-            "learner": rows["learner"].to_numpy(),
-            "team": rows["team"].to_numpy(),
-            "playbook": rows["playbook"].to_numpy(),
-            "task": rows["task"].to_numpy(),
-            "run_id": rows["run_id"].to_numpy(),
+            "learner": _column(rows["learner"]),
+            "team": _column(rows["team"]),
+            "playbook": _column(rows["playbook"]),
+            "task": _column(rows["task"]),
+            "run_id": _column(rows["run_id"]),
             "skill": skill,
             "source": source,
             "scorer": scorer,
@@ -445,6 +445,12 @@ def _evidence_frame(
     )
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     return frame
+
+
+def _column(values: pd.Series) -> Any:
+    """An events column as the evidence frame takes it: Arrow-backed text as it is (no Python object per value),
+    anything else as a numpy array."""
+    return values.array if isinstance(values.dtype, pd.StringDtype) else values.to_numpy()
 
 
 def _number(value: Any) -> float:

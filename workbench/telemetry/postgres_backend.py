@@ -61,6 +61,13 @@ class PostgresBackend(StoreBackend):
     def _prepare(self) -> Engine:
         return sa.create_engine(self.url, json_serializer=dumps, **pool_options())
 
+    def libpq_uri(self) -> str:
+        """This database as a libpq connection URI (password included), for a driver outside SQLAlchemy's pool:
+        the skills report reads its bulk rows as Arrow through ADBC (:mod:`workbench.skills.sql_report`)."""
+        url = self.url.set(drivername="postgresql").update_query_dict(
+            {"connect_timeout": str(CONNECT_TIMEOUT_S), "application_name": APPLICATION_NAME})
+        return url.render_as_string(hide_password=False)
+
     def lock_schema(self, conn: Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
 

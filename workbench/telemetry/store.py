@@ -376,6 +376,17 @@ class TelemetryStore:
         """``value`` (datetime or ISO text; naive = UTC) as a raw-SQL parameter compared like stored times."""
         return self._backend.time_value(parse_time(value))
 
+    def libpq_uri(self) -> str:
+        """A PostgreSQL store's libpq connection URI (password included; never log it).
+
+        Raises:
+            StoreError: The store is not PostgreSQL.
+        """
+        uri = getattr(self._backend, "libpq_uri", None)
+        if uri is None:
+            raise StoreError(f"{self.url} is not a PostgreSQL store", hint="use a postgresql+psycopg:// URL")
+        return str(uri())
+
     def reopen(self) -> TelemetryStore:
         """A new store on the same database (its holder may close this one)."""
         return TelemetryStore(self._backend.url.render_as_string(hide_password=False))

@@ -10,7 +10,9 @@ report; the load time is printed).
 **Workbench, whole report on a store** (``workbench.skills.build_report(store, taxonomy=<30-skill taxonomy>,
 out_dir=...)``, what ``workbench report`` runs), on each store: learners, evidence rows and outcome numbers read as
 SQL aggregates and narrow rows (``workbench.skills.sql_report``), the estimates from ``estimate_in_sql``; team
-tables, trends, outcome metrics and the files in Python over those; files included.
+tables, trends, outcome metrics and the files in Python over those; files included, and the time to compute the
+report (what the hub's manager panel waits for; no files) printed apart. On PostgreSQL the evidence rows come as
+Arrow columns through ADBC while the server computes the estimates, learners and outcome rows on other connections.
 
 **Workbench, whole report in Python** (``build_report(load_events(store), ...)``, SQLite: every event in pandas): events read from the store, evidence extraction, Beta posteriors with credible intervals
 for every (learner, skill), gaps to role targets, team aggregates with small-group suppression, monthly trends,
@@ -59,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
 TARGET_S = 60.0
-#: Target of the SQL estimates on each store (issue 17).
+#: Target of the people x skills estimates on each store (issue 17's row, against the per-learner ORM peer).
 SQL_TARGET_S = 10.0
 
 
@@ -315,11 +317,14 @@ def _store_rows(name: str, url: str, args: argparse.Namespace, as_of: pd.Timesta
                                                 as_of)
     stages = ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items())
     on_server = f" + {r_server:.1f} s CPU in the PostgreSQL server" if r_server is not None else ""
+    files = report.timings.get("write", 0.0)
     print(f"\n[{name}] workbench build_report(store) (what `workbench report` runs: aggregates in SQL, files "
-          f"included): {r_wall:.1f} s wall, {r_cpu:.1f} s CPU in this process{on_server} -> "
-          f"{'PASS' if r_wall < SQL_TARGET_S else 'OVER'} (target < {SQL_TARGET_S:.0f} s wall; load average {load:.1f})")
+          f"included): {r_wall:.1f} s wall ({r_wall - files:.1f} s computing the report, what the hub's manager "
+          f"panel waits for; {files:.1f} s writing HTML, PNG and CSV files), {r_cpu:.1f} s CPU in this "
+          f"process{on_server}; load average {load:.1f}")
     print(f"  stages wall s: {stages}")
-    report_figures = {"report_wall_s": r_wall, "report_cpu_s": r_cpu, "report_server_cpu_s": r_server,
+    report_figures = {"report_wall_s": r_wall, "report_compute_wall_s": r_wall - files, "report_files_wall_s": files,
+                      "report_cpu_s": r_cpu, "report_server_cpu_s": r_server,
                       "stages_wall_s": report.timings, "stages_cpu_s": report.cpu_timings}
     people, wall, cpu, server = _sql(url, skills, as_of)
     verdict = "PASS" if wall < SQL_TARGET_S else "OVER"

@@ -169,3 +169,23 @@ def test_auto_engine_aggregates_in_sql_on_postgresql_only_and_refuses_an_unknown
     assert _use_sql("postgresql+psycopg://h/db", "auto")
     with pytest.raises(ValidationError, match="unknown report engine 'fast'"):
         build_report(url, engine="fast")
+
+
+@pytest.mark.postgres
+def test_the_report_connection_uri_keeps_the_store_and_refuses_sqlite(pg_database: str, tmp_path: Path) -> None:  # noqa: F811
+    """The Arrow (ADBC) reads connect with the store's own libpq URI; a SQLite store has none."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    from workbench.errors import StoreError
+
+    with open_store(pg_database) as store:
+        uri = store.libpq_uri()
+        assert uri.startswith("postgresql://") and "application_name=workbench-telemetry" in uri
+        with adbc.connect(uri) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT current_database(), current_setting('application_name')")
+            database, name = cursor.fetchone()
+        with store.sql() as sa_conn:
+            assert database == sa_conn.exec_driver_sql("SELECT current_database()").scalar()
+        assert name == "workbench-telemetry"
+    with open_store(f"sqlite:///{tmp_path / 'events.db'}") as store, pytest.raises(StoreError, match="not a PostgreSQL"):
+        store.libpq_uri()

@@ -103,17 +103,18 @@ def compute_report_in_sql(store: Any, tax: Taxonomy, spec: ReportSpec, filters: 
     stamp = _as_of(overview.newest, spec.as_of)
     messages: list[str] = []
     with concurrent_reads(store) as submit:
-        # The database computes the estimates and the outcome rows while this process reads the evidence rows.
+        # The database computes the estimates, learners and outcome rows while this process reads the evidence.
         estimated = submit(estimate_in_sql, store, tax.skill_ids, as_of=stamp, config=config, **filters)
         narrow_rows = submit(read_outcome_columns, store, filters)
-        raw = read_learners(store, filters)
+        learner_rows = submit(read_learners, store, filters)
+        evidence = read_evidence(store, tax.skill_ids, config.weights, filters)
+        watch.lap("evidence")
+        raw = learner_rows.result()
         frame = raw.assign(learner=pseudonymous(raw["learner"]),
                            team=raw["team"].where(raw["team"].notna(), NO_TEAM),
                            role=raw["recorded_role"]).sort_values("learner").reset_index(drop=True)
         learners = _with_roles(frame, role=spec.role, roles=spec.roles, tax=tax, messages=messages)
         watch.lap("learners")
-        evidence = read_evidence(store, tax.skill_ids, config.weights, filters)
-        watch.lap("evidence")
         people = estimated.result()
         people = _with_targets(people.assign(learner=pseudonymous(people["learner"])), learners, tax)
         watch.lap("estimate")

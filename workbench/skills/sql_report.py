@@ -90,8 +90,13 @@ class Overview:
     newest: pd.Timestamp | None
 
 
+def _statement(sql: str, expanding: Sequence[str]) -> sa.TextClause:
+    """``sql`` with its ``expanding`` parameters bound as lists (``IN :kinds``)."""
+    return sa.text(sql).bindparams(*(sa.bindparam(name, expanding=True) for name in expanding))
+
+
 def _rows(store: Any, sql: str, params: dict[str, Any], *expanding: str) -> list[Any]:
-    statement = sa.text(sql).bindparams(*(sa.bindparam(name, expanding=True) for name in expanding))
+    statement = _statement(sql, expanding)
     try:
         with store.sql() as conn:
             for setting in store.sql_dialect.aggregation_settings():
@@ -120,7 +125,7 @@ def _frame(store: Any, sql: str, params: dict[str, Any], columns: Sequence[str],
     import adbc_driver_postgresql.dbapi as adbc
     from sqlalchemy.dialects import postgresql
 
-    statement = sa.text(sql).bindparams(*(sa.bindparam(name, expanding=True) for name in expanding))
+    statement = _statement(sql, expanding)
     compiled = statement.bindparams(**params).compile(
         dialect=postgresql.dialect(), compile_kwargs={"render_postcompile": True})
     query, values = _numbered(compiled.string, compiled.params)

@@ -132,6 +132,39 @@ def test_csv_quoting_and_missing_values(tmp_path: Path) -> None:
     assert back["time"].tolist()[0] == "2026-01-01T08:00:00.000000" and back["time"].tolist()[1] == ""
 
 
+def test_csv_text_of_every_column_kind_in_chunks(tmp_path: Path) -> None:
+    """The exact text for each kind of column (Arrow formats it; the text is what Python's own formatting gave),
+    the same whichever chunk a row falls in."""
+    frame = pd.DataFrame({
+        "float": [1.0, 0.12346, -0.0, 1e15, float("inf")],
+        "small": [0.0001, 2.5, 99999999999999.9, None, -3.00004],
+        "int": [1, -2, 3, 40, 5],
+        "flag": [True, False, True, False, True],
+        "text": pd.array(["a", None, 'b"c', "ünï", "x\ry"], dtype="str"),
+        "mixed": [None, 1, "a,b", 2.5, ["x"]],
+        "category": pd.Categorical(["a", "b", None, "a", "c,d"]),
+        "time": pd.to_datetime(["2026-01-01T10:00:00.123456+02:00", None, "2026-01-02", "1999-12-31T23:59:59Z",
+                                "2026-03-04T05:06:07"], utc=True, format="mixed"),
+        "naive": pd.to_datetime(["2026-01-01", None, "2026-01-02", "2026-01-03", "2026-01-04"]),
+    })
+    expected = (
+        "float,small,int,flag,text,mixed,category,time,naive\n"
+        "1.0,0.0001,1,True,a,,a,2026-01-01T08:00:00.123456,2026-01-01T00:00:00.000000\n"
+        "0.1235,2.5,-2,False,,1,b,,\n"
+        '-0.0,99999999999999.9,3,True,"b""c","a,b",,2026-01-02T00:00:00.000000,2026-01-02T00:00:00.000000\n'
+        "1000000000000000.0,,40,False,ünï,2.5,a,1999-12-31T23:59:59.000000,2026-01-03T00:00:00.000000\n"
+        ',-3.0,5,True,"x\ry",[\'x\'],"c,d",2026-03-04T05:06:07.000000,2026-01-04T00:00:00.000000\n'
+    )
+    for chunk in (2, 250_000):
+        path = tmp_path / f"chunk{chunk}.csv"
+        write_csv(frame, path, chunk=chunk)
+        assert path.read_bytes().decode("utf-8") == expected, chunk
+    write_csv(frame.iloc[:0], tmp_path / "empty.csv")
+    assert (tmp_path / "empty.csv").read_text() == expected.splitlines()[0] + "\n"
+    write_csv(frame[["int"]], tmp_path / "one.csv")
+    assert (tmp_path / "one.csv").read_text() == "int\n1\n-2\n3\n40\n5\n"
+
+
 def test_reports_export_each_skills_public_ids(written_report: Path, cohort_report: Any) -> None:
     """report.json, skill_external_ids.csv and the HTML data carry every skill's ESCO / O*NET ids to join on."""
     tax = cohort_report.taxonomy

@@ -156,7 +156,7 @@ def build_report(
         engine: For a store: ``sql`` (aggregates and narrow rows computed by the database,
             :mod:`~workbench.skills.sql_report`), ``pandas`` (every event loaded, computed in pandas) or ``auto``:
             ``sql`` on PostgreSQL, ``pandas`` on SQLite, where ``bench/skills.py`` measured the pandas path faster
-            (1,000,000 events: 25 s against 36 s; SQLite evaluates the JSON in this process either way). Both
+            (1,000,000 events: 24 s against 34 s; SQLite evaluates the JSON in this process either way). Both
             give the same report (``tests/skills/test_sql_report.py``).
 
     Raises:

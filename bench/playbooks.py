@@ -85,7 +85,12 @@ def _write_playbook(root: Path) -> Path:
 
 
 def _outputs(path: Path) -> list[list[Any]]:
-    """Each code cell's outputs without execution counts, for comparison."""
+    """Each code cell's outputs without execution counts, for comparison.
+
+    Consecutive stream outputs of one name are joined, as JupyterLab shows them: how a kernel's stdout is split
+    into messages depends on when it flushes (a timing, not a result), so one run may record ``"Hello!"`` and
+    ``"\n✓ ..."`` where another records them as one text.
+    """
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -93,9 +98,14 @@ def _outputs(path: Path) -> list[list[Any]]:
     for cell in nb.cells:
         if cell.cell_type != "code" or "workbench-run-status" in cell.metadata.get("tags", []):
             continue
-        items = []
+        items: list[dict[str, Any]] = []
         for o in cell.get("outputs", []):
-            items.append({k: v for k, v in o.items() if k not in ("execution_count", "metadata")})
+            item = {k: v for k, v in o.items() if k not in ("execution_count", "metadata")}
+            last = items[-1] if items else None
+            if last and item.get("output_type") == last.get("output_type") == "stream" and item["name"] == last["name"]:
+                last["text"] += item["text"]
+            else:
+                items.append(item)
         out.append(items)
     return out
 
